@@ -1,0 +1,137 @@
+/**
+ * The service configuration: one YAML file, validated here. Everything a runbook needs that is not
+ * in the alert lives here: where the hosts are (inventory), which paths the tools have, how long each
+ * wait is, which steps need an operator's approval, where escalations are sent, and the API tokens.
+ *
+ * Secrets (tokens, key files, the notification URL) stay in the worker and the API process; only
+ * the non-secret parts (paths, timers, policy, host *names*) travel into workflow inputs.
+ */
+import { z } from 'zod';
+
+const hostName = z.string().regex(/^[a-z0-9][a-z0-9.-]{0,251}[a-z0-9]$/i, 'a host name (letters, digits, dots, dashes)');
+// Parsed by workflows/duration.ts (msOf).
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 10s, 5m or 1h');
+/** A path or command name that is safe to put, quoted, on a remote command line. */
+const remotePath = z.string().regex(/^[A-Za-z0-9_./@+-]{1,512}$/, 'a command name or absolute path (letters, digits, _ . / @ + -)');
+
+export const HostSchema = z
+  .object({
+    address: z
+      .string()
+      .regex(/^[A-Za-z0-9.:-]{1,253}$/, 'an IP address or DNS name to connect to'),
+    port: z.number().int().min(1).max(65535).default(22),
+    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name').default('root'),
+    keyFile: z.string().min(1),
+    /** The pinned host key, as in known_hosts / the .pub file: "ssh-ed25519 AAAA..." */
+    hostKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, 'a public host key line "ssh-ed25519 AAAA..."').optional(),
+    /** Only for a lab: accept any host key. Refused unless set explicitly. */
+    insecureAcceptAnyHostKey: z.boolean().default(false),
+  })
+  .strict()
+  .refine((h) => h.hostKey !== undefined || h.insecureAcceptAnyHostKey, {
+    message: 'hostKey is required (pin the host key; insecureAcceptAnyHostKey: true only for a lab)',
+    path: ['hostKey'],
+  });
+
+export const PathsSchema = z
+  .object({
+    ic: remotePath.default('ic'),
+    cleanKustReplica: remotePath.default('clean_kust_replica.sh'),
+    cleanTntReplica: remotePath.default('clean_tnt_replica.sh'),
+    orchTopo: remotePath.default('/usr/local/bin/orch_topo.sh'),
+    imUtils: remotePath.default('im_utils'),
+    kubectl: remotePath.default('kubectl'),
+    systemctl: remotePath.default('systemctl'),
+    nc: remotePath.default('nc'),
+    cat: remotePath.default('cat'),
+    mv: remotePath.default('mv'),
+    cp: remotePath.default('cp'),
+    mkdir: remotePath.default('mkdir'),
+    chown: remotePath.default('chown'),
+    imDeployer: remotePath.default('/usr/local/bin/im_deployer'),
+    ctlrTopoCheck: remotePath.default('/usr/lib/check_mk_agent/local/ctlr_topo_check.sh'),
+    manticoreNewCluster: remotePath.default('manticore_new_cluster'),
+    mysql: remotePath.default('mysql'),
+    ctlrConf: remotePath.default('/usr/local/etc/ctlr-1.conf'),
+    ctlrData: remotePath.default('/data/ctlr-1'),
+  })
+  .strict();
+
+/** Waits of every runbook; defaults are the numbers of the paper procedures (RUNBOOKS.md). */
+export const TimersSchema = z
+  .object({
+    escalationReminder: duration.default('30m'),
+    approvalReminder: duration.default('15m'),
+    tarantoolSettle: duration.default('10s'),
+    tarantoolBeforeFlip: duration.default('5m'),
+    tarantoolFlipRetry: duration.default('5m'),
+    tarantoolBeforeVerify: duration.default('5m'),
+    autoflipRetry: duration.default('1m'),
+    mysqlErrantRecheck: duration.default('2m'),
+    mysqlPodPoll: duration.default('30s'),
+    mysqlPodGiveUp: duration.default('30m'),
+    mysqlRecheckRetry: duration.default('2m'),
+  })
+  .strict();
+
+export type Policy = 'auto' | 'approve';
+export const ApprovalsSchema = z.record(z.string(), z.record(z.string(), z.enum(['auto', 'approve'])));
+
+const secret = z.string().min(16, 'at least 16 characters');
+
+export const ConfigSchema = z
+  .object({
+    service: z
+      .object({
+        dataDir: z.string().default('.data'),
+        taskQueue: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('replication-medic'),
+        namespace: z.string().default('default'),
+        webUiUrl: z.string().url().default('http://127.0.0.1:8233'),
+      })
+      .strict()
+      .default({ dataDir: '.data', taskQueue: 'replication-medic', namespace: 'default', webUiUrl: 'http://127.0.0.1:8233' }),
+    api: z
+      .object({
+        listen: z.string().regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'host:port').default('127.0.0.1:8480'),
+        webhookToken: secret.optional(),
+        operatorToken: secret.optional(),
+        approvers: z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/)).default([]),
+      })
+      .strict()
+      .default({ listen: '127.0.0.1:8480', approvers: [] }),
+    notifications: z
+      .object({
+        url: z.string().url().optional(),
+      })
+      .strict()
+      .default({}),
+    ssh: z
+      .object({
+        connectTimeoutSeconds: z.number().positive().default(10),
+        commandTimeoutSeconds: z.number().positive().default(1800),
+        maxConcurrentPerHost: z.number().int().positive().default(4),
+        outputCapBytes: z.number().int().min(1024).default(65536),
+      })
+      .strict()
+      .default({ connectTimeoutSeconds: 10, commandTimeoutSeconds: 1800, maxConcurrentPerHost: 4, outputCapBytes: 65536 }),
+    inventory: z
+      .object({
+        controlNode: hostName,
+        hosts: z.record(hostName, HostSchema),
+      })
+      .strict()
+      .refine((inv) => inv.controlNode in inv.hosts, { message: 'controlNode must be one of inventory.hosts', path: ['controlNode'] }),
+    ctlr: z.object({ nodes: z.array(hostName).length(2) }).strict().optional(),
+    manticore: z.unknown().optional(),
+    paths: PathsSchema.default(PathsSchema.parse({})),
+    timers: TimersSchema.default(TimersSchema.parse({})),
+    approvals: ApprovalsSchema.default({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type HostConfig = z.infer<typeof HostSchema>;
+export type Paths = z.infer<typeof PathsSchema>;
+export type Timers = z.infer<typeof TimersSchema>;

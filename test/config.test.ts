@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../config/load';
+import { REPO_ROOT } from '../worker/binaries';
+
+function write(text: string): string {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'medic-config-')), 'medic.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+test('the example configuration is valid and carries the production defaults', () => {
+  const config = loadConfig(path.join(REPO_ROOT, 'config', 'medic.example.yaml'));
+  assert.equal(config.inventory.controlNode, 'vkt-control-01');
+  assert.equal(config.paths.orchTopo, '/usr/local/bin/orch_topo.sh');
+  assert.equal(config.paths.ctlrConf, '/usr/local/etc/ctlr-1.conf');
+  assert.equal(config.timers.tarantoolBeforeFlip, '5m');
+  assert.equal(config.timers.mysqlErrantRecheck, '2m');
+  assert.equal(config.approvals['kust-replica'].clean, 'auto');
+  assert.ok(path.isAbsolute(config.service.dataDir));
+});
+
+test('errors name the file, the path in it and what was expected', () => {
+  const file = write(`inventory:\n  controlNode: ctl\n  hosts:\n    ctl: { address: 127.0.0.1, keyFile: k }\ntimers:\n  tarantoolSettle: ten seconds\n`);
+  assert.throws(() => loadConfig(file), (err: Error) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, new RegExp(file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    assert.match(err.message, /at timers\.tarantoolSettle: a duration such as 500ms, 10s, 5m or 1h/);
+    assert.match(err.message, /at inventory\.hosts\.ctl\.hostKey: hostKey is required/);
+    return true;
+  });
+});
+
+test('unknown keys, a control node outside the inventory and unsafe paths are refused', () => {
+  const file = write(
+    `inventory:\n  controlNode: nowhere\n  hosts:\n    ctl: { address: 127.0.0.1, keyFile: k, insecureAcceptAnyHostKey: true }\npaths:\n  ic: "ic; rm -rf /"\nsurprise: 1\n`,
+  );
+  assert.throws(() => loadConfig(file), (err: Error) => {
+    assert.match(err.message, /at inventory\.controlNode: controlNode must be one of inventory\.hosts/);
+    assert.match(err.message, /at paths\.ic: a command name or absolute path/);
+    assert.match(err.message, /surprise/);
+    return true;
+  });
+});
+
+test('invalid YAML and a missing file are reported with the file name', () => {
+  assert.throws(() => loadConfig(write('inventory: [unclosed')), /medic\.yaml: not valid YAML/);
+  assert.throws(() => loadConfig('/nonexistent/medic.yaml'), /\/nonexistent\/medic\.yaml: cannot read/);
+});

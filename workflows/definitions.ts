@@ -1,0 +1,104 @@
+/**
+ * What the outside world (client, API, CLI, Web UI) can say to and ask of a run. Imported by both the
+ * workflows and the client, so it holds only types and Temporal definitions.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Paths, Policy, Timers } from '../config/schema';
+
+export type RunbookName = 'kust-replica';
+
+export type RunStatus = 'running' | 'waiting' | 'awaiting-approval' | 'escalated' | 'completed' | 'failed' | 'aborted';
+
+/** Non-secret settings, copied from the configuration into each run's input when it starts. */
+export interface RunSettings {
+  controlNode: string;
+  paths: Paths;
+  timers: Timers;
+  /** Approval policy of this runbook's steps (step key -> auto | approve). */
+  policy: Record<string, Policy>;
+  /** Who may decide; empty = anyone with the operator token. */
+  approvers: string[];
+}
+
+export interface StepRecord {
+  n: number;
+  name: string;
+  kind: 'command' | 'wait' | 'approval' | 'escalation' | 'note';
+  host?: string;
+  command?: string;
+  startedAt: string;
+  endedAt?: string;
+  /** For waits: when the timer fires. */
+  until?: string;
+  exitCode?: number | null;
+  output?: string;
+  verdict?: 'ok' | 'failed' | 'error' | 'approved' | 'rejected' | 'retry' | 'resolved' | 'abort' | 'done';
+  reason?: string;
+  by?: string;
+  comment?: string;
+}
+
+export interface Pending {
+  kind: 'escalation' | 'approval';
+  step: string;
+  reason: string;
+  evidence: string;
+  since: string;
+  /** For approvals: what the operator may choose (e.g. which node to keep), and the run's proposal. */
+  choices?: string[];
+  proposal?: string;
+}
+
+export type EscalationAction = 'retry' | 'resolved' | 'abort';
+export type ApprovalAction = 'approve' | 'reject';
+
+export interface Decision {
+  action: EscalationAction | ApprovalAction;
+  /** The operator's name. */
+  by: string;
+  /** For approvals with choices: the chosen value. */
+  choice?: string;
+  comment?: string;
+}
+
+export interface DecisionRecord extends Decision {
+  at: string;
+  accepted: boolean;
+  refusal?: string;
+}
+
+export interface RunState {
+  runbook: string;
+  target: string;
+  status: RunStatus;
+  currentStep?: string;
+  pending?: Pending;
+  steps: StepRecord[];
+  decisions: DecisionRecord[];
+  seenAgain: { count: number; last?: string };
+  outcome?: string;
+  summary?: string;
+}
+
+export interface RunResult {
+  status: 'completed' | 'aborted';
+  /** repaired | nothing-to-do | resolved-by-operator | aborted-by-operator | rejected */
+  outcome: string;
+  summary: string;
+  state: RunState;
+}
+
+export const stateQuery = defineQuery<RunState>('state');
+/** Decisions as an Update: validated first, so a refused decision is an error to the caller and changes nothing. */
+export const decideUpdate = defineUpdate<DecisionRecord, [Decision]>('decide');
+/** The same decisions as a Signal (what the Web UI and `temporal workflow signal` send); refusals are recorded. */
+export const decideSignal = defineSignal<[Decision]>('decision');
+/** Another alert for the same target arrived while this run is open. */
+export const seenAgainSignal = defineSignal<[{ source: string; at: string }]>('seenAgain');
+
+/** Search attributes kept up to date by every run, so runs can be listed and filtered. */
+export const RunbookKey = defineSearchAttributeKey('Runbook', SearchAttributeType.KEYWORD);
+export const TargetKey = defineSearchAttributeKey('Target', SearchAttributeType.KEYWORD);
+export const RunStatusKey = defineSearchAttributeKey('RunStatus', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = { Runbook: 'Keyword', Target: 'Keyword', RunStatus: 'Keyword' } as const;
