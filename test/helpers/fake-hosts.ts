@@ -1,0 +1,75 @@
+/**
+ * Scripted hosts for sequencing tests: the activities record every command with the test server's
+ * (skipped) clock and answer from a script, so a test asserts the exact commands and the simulated
+ * time between them. The real SSH path is covered by the lab integration tests.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Activities, ExecResult, Notification, RunCommandRequest } from '../../activities';
+
+export interface Call {
+  host: string;
+  /** argv joined with spaces, e.g. "ic map cox". */
+  line: string;
+  /** Test-server time (ms) when the command ran. */
+  at: number;
+}
+
+export type Reply = Partial<Pick<ExecResult, 'exitCode' | 'stdout' | 'stderr' | 'disconnected' | 'timedOut'>> | Error;
+
+export class FakeHosts {
+  readonly calls: Call[] = [];
+  readonly notifications: Notification[] = [];
+  private script = new Map<string, Reply[]>();
+
+  constructor(private readonly env: TestWorkflowEnvironment) {}
+
+  /** Replies for a command line prefix (e.g. "ic map cox"), used in order; the last one repeats. */
+  on(prefix: string, ...replies: Reply[]): this {
+    this.script.set(prefix, replies);
+    return this;
+  }
+
+  private reply(line: string): Reply {
+    const key = [...this.script.keys()].filter((k) => line === k || line.startsWith(`${k} `)).sort((a, b) => b.length - a.length)[0];
+    if (key === undefined) return { exitCode: 127, stderr: `fake host: no script for ${line}` };
+    const replies = this.script.get(key) as Reply[];
+    return replies.length > 1 ? (replies.shift() as Reply) : replies[0];
+  }
+
+  activities(): Activities {
+    return {
+      runCommand: async (req: RunCommandRequest): Promise<ExecResult> => {
+        const line = req.argv.join(' ');
+        this.calls.push({ host: req.host, line, at: await this.env.currentTimeMs() });
+        const r = this.reply(line);
+        if (r instanceof Error) throw r;
+        return {
+          host: req.host,
+          command: req.argv.map((a) => `'${a}'`).join(' '),
+          exitCode: r.exitCode === undefined ? 0 : r.exitCode,
+          signal: null,
+          stdout: r.stdout ?? '',
+          stderr: r.stderr ?? '',
+          truncated: false,
+          disconnected: r.disconnected ?? false,
+          timedOut: r.timedOut ?? false,
+          durationMs: 1,
+        };
+      },
+      notify: async (n: Notification) => {
+        this.notifications.push(n);
+        return { delivered: true };
+      },
+    };
+  }
+
+  /** Commands as "host: line". */
+  get sequence(): string[] {
+    return this.calls.map((c) => `${c.host}: ${c.line}`);
+  }
+
+  /** Simulated seconds between consecutive commands. */
+  get gapsSeconds(): number[] {
+    return this.calls.slice(1).map((c, i) => Math.round((c.at - this.calls[i].at) / 1000));
+  }
+}

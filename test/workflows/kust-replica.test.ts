@@ -1,0 +1,154 @@
+/** kust-replica sequencing on the time-skipping test server: exact commands, hosts, waits and decisions. */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
+import { FakeHosts } from '../helpers/fake-hosts';
+import { testSettings } from '../helpers/settings';
+import { eventually, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+
+const MAP = `node cox-1 (2147483648 buckets)
+  srv cox.vkt-4vm-879-standart-01.cox-1 10.32.0.1:2510 alive main
+  srv cox.vkt-4vm-879-standart-02.cox-1 10.32.96.0:2510 alive slave
+`;
+const MAP_NO_SLAVE = `node cox-1 (2147483648 buckets)
+  srv cox.vkt-4vm-879-standart-01.cox-1 10.32.0.1:2510 alive main
+  srv cox.vkt-4vm-879-standart-02.cox-1 10.32.96.0:2510 dead main
+`;
+const CLEAN_OK = `INFO: deleting /data/cox-1/snap/000001.snap\nINFO: deleting /data/cox-1/xlog/000002.xlog\nINFO: starting cox-1\nINFO: successfully started cox-1\n`;
+const CLEAN_BAD = `INFO: deleting /data/cox-1/snap/000001.snap\nINFO: starting cox-1\nERROR: cox-1 failed to start\n`;
+
+let env: TestWorkflowEnvironment;
+before(async () => {
+  env = await timeSkippingEnv();
+});
+after(async () => {
+  await env?.teardown();
+});
+
+let seq = 0;
+async function withRun(hosts: FakeHosts, input: Record<string, unknown>, body: (h: ReturnType<typeof env.client.workflow.getHandle>) => Promise<void>) {
+  const taskQueue = `kust-${++seq}`;
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: hosts.activities() });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('kustReplica', { taskQueue, workflowId: `kust-replica/cox-1-${seq}`, args: [input] });
+    try {
+      await body(handle);
+    } finally {
+      // A failed assertion must not leave a run behind that holds the shared clock.
+      await handle.terminate('test finished').catch(() => undefined);
+    }
+  });
+}
+
+/** An Update refused by the run's validator, with this reason. */
+const refused = (reason: RegExp) => (err: Error) => err instanceof WorkflowUpdateFailedError && reason.test(String(err.cause?.message));
+const input = (extra: Record<string, unknown> = {}) => ({ service: 'cox', instance: 'cox-1', settings: testSettings('kust-replica', extra) });
+const state = (h: { query: (q: typeof stateQuery) => Promise<RunState> }) => h.query(stateQuery);
+
+test('success: ic map on the control node, then the clean script on the slave host, nothing else', async () => {
+  const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_OK });
+  await withRun(hosts, input(), async (h) => {
+    const r = (await h.result()) as RunResult;
+    assert.equal(r.status, 'completed');
+    assert.equal(r.outcome, 'repaired');
+    assert.deepEqual(r.state.steps.map((s) => [s.name, s.host, s.verdict]), [
+      ['find the slave', 'vkt-control-01', 'ok'],
+      ['clean the replica', 'vkt-4vm-879-standart-02', 'ok'],
+    ]);
+  });
+  assert.deepEqual(hosts.sequence, ['vkt-control-01: ic map cox', 'vkt-4vm-879-standart-02: clean_kust_replica.sh cox-1']);
+  assert.deepEqual(hosts.gapsSeconds, [0]);
+  assert.equal(hosts.notifications.length, 0);
+});
+
+test('no slave in the map: escalates with the map as evidence, runs nothing on any replica; abort ends it', async () => {
+  const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP_NO_SLAVE });
+  await withRun(hosts, input(), async (h) => {
+    const s = await eventually(() => state(h), (s) => s.status === 'escalated');
+    assert.equal(s.pending?.step, 'find the slave');
+    assert.match(s.pending?.reason ?? '', /no slave/);
+    assert.match(s.pending?.evidence ?? '', /10\.32\.96\.0:2510 dead main/);
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'abort', by: 'alice', comment: 'checking by hand' }] });
+    const r = (await h.result()) as RunResult;
+    assert.equal(r.status, 'aborted');
+    assert.equal(r.outcome, 'aborted-by-operator');
+    assert.match(r.summary, /alice aborted at "find the slave": checking by hand/);
+  });
+  assert.deepEqual(hosts.sequence, ['vkt-control-01: ic map cox']);
+  assert.equal(hosts.notifications.length, 1);
+  assert.equal(hosts.notifications[0].kind, 'escalation');
+  assert.equal(hosts.notifications[0].runId, `kust-replica/cox-1-${seq}`);
+});
+
+test('bad clean output: escalation, operator retry, the clean runs again and succeeds', async () => {
+  const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_BAD }, { stdout: CLEAN_OK });
+  await withRun(hosts, input(), async (h) => {
+    const s = await eventually(() => state(h), (s) => s.status === 'escalated');
+    assert.match(s.pending?.reason ?? '', /expected "INFO: starting cox-1", got "INFO: starting cox-1"|expected "INFO: successfully started cox-1", got "ERROR: cox-1 failed to start"/);
+    // Refused decisions change nothing: an approval verb for an escalation, and a name not on the list.
+    await assert.rejects(h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice' }] }), refused(/not a decision for a pending escalation/));
+    await assert.rejects(h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'mallory' }] }), refused(/mallory is not on the approver list/));
+    assert.equal((await state(h)).status, 'escalated');
+    const rec = await h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'bob' }] });
+    assert.equal(rec.accepted, true);
+    const r = (await h.result()) as RunResult;
+    assert.equal(r.outcome, 'repaired');
+    assert.deepEqual(r.state.steps.map((st) => [st.name, st.verdict, st.by ?? '']), [
+      ['find the slave', 'ok', ''],
+      ['clean the replica', 'failed', ''],
+      ['escalated: clean the replica', 'retry', 'bob'],
+      ['clean the replica', 'ok', ''],
+    ]);
+    assert.deepEqual(r.state.decisions.map((d) => [d.action, d.by, d.accepted]), [['retry', 'bob', true]]);
+  });
+  assert.deepEqual(hosts.sequence, [
+    'vkt-control-01: ic map cox',
+    'vkt-4vm-879-standart-02: clean_kust_replica.sh cox-1',
+    'vkt-4vm-879-standart-02: clean_kust_replica.sh cox-1',
+  ]);
+});
+
+test('an escalation reminds every 30 simulated minutes and never finishes by itself; resolved closes it', async () => {
+  const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { exitCode: 1, stderr: 'cannot stop cox-1' });
+  await withRun(hosts, input(), async (h) => {
+    await eventually(() => state(h), (s) => s.status === 'escalated');
+    const t0 = await env.currentTimeMs();
+    await env.sleep('65m');
+    const s = await state(h);
+    assert.equal(s.status, 'escalated');
+    assert.deepEqual(hosts.notifications.map((n) => n.kind), ['escalation', 'reminder', 'reminder']);
+    assert.ok((await env.currentTimeMs()) - t0 >= 65 * 60_000);
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'resolved', by: 'alice', comment: 're-seeded by hand' }] });
+    const r = (await h.result()) as RunResult;
+    assert.equal(r.status, 'completed');
+    assert.equal(r.outcome, 'resolved-by-operator');
+  });
+  assert.equal(hosts.calls.length, 2);
+});
+
+test('approval policy "approve": waits for an operator before the clean, then runs it', async () => {
+  const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_OK });
+  await withRun(hosts, input({ approvals: { 'kust-replica': { clean: 'approve' } } }), async (h) => {
+    const s = await eventually(() => state(h), (s) => s.status === 'awaiting-approval');
+    assert.match(s.pending?.reason ?? '', /clean_kust_replica\.sh cox-1 on vkt-4vm-879-standart-02/);
+    assert.deepEqual(hosts.sequence, ['vkt-control-01: ic map cox']);
+    await env.sleep('3h');
+    assert.equal((await state(h)).status, 'awaiting-approval', 'no timeout approves');
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice' }] });
+    const r = (await h.result()) as RunResult;
+    assert.equal(r.outcome, 'repaired');
+    assert.equal(r.state.steps.find((st) => st.kind === 'approval')?.by, 'alice');
+  });
+  assert.deepEqual(hosts.sequence, ['vkt-control-01: ic map cox', 'vkt-4vm-879-standart-02: clean_kust_replica.sh cox-1']);
+});
+
+test('a value that fails its allow-list pattern fails the run before any command', async () => {
+  const hosts = new FakeHosts(env);
+  await withRun(hosts, { ...input(), service: 'cox;reboot', instance: 'cox;reboot-1' }, async (h) => {
+    await assert.rejects(h.result(), (err: Error) => err instanceof WorkflowFailedError && /service .* rejected: contains shell metacharacter ;/.test(String(err.cause?.message)));
+  });
+  assert.equal(hosts.calls.length, 0);
+});

@@ -1,0 +1,102 @@
+/**
+ * `npm start`: the whole service in one process tree.
+ *   - Temporal: the embedded dev server (SQLite in the data dir, Web UI on 8233), or, with TEMPORAL_*
+ *     settings, an existing cluster / Temporal Cloud (then no server is started);
+ *   - the worker (runbook workflows + SSH activities);
+ *   - the HTTP API.
+ * Ctrl-C stops all three; the next start resumes unfinished runs (they are in Temporal's database).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { connectConfig, usesExternalTemporal } from '../client/connection';
+import { configPathFrom, ConfigError, loadConfig } from '../config/load';
+import type { Config } from '../config/schema';
+import { ApiTokens, createApi } from './api';
+import { REPO_ROOT, temporalBinaries } from './binaries';
+import { DevServer, startDevServer } from './devserver';
+import { createWorker } from './worker';
+
+function chooseConfigFile(): string {
+  const explicit = process.argv.includes('--config') || process.env.MEDIC_CONFIG;
+  const file = configPathFrom(process.argv);
+  if (explicit || existsSync(file)) return file;
+  const example = path.join(REPO_ROOT, 'config', 'medic.example.yaml');
+  console.log(`medic: no ${file}; using the example configuration ${example} (copy it to medic.yaml and edit the inventory)`);
+  return example;
+}
+
+/** Tokens from the configuration, else generated once and kept (mode 0600) in the data dir. */
+function apiTokens(config: Config): { tokens: ApiTokens; file?: string } {
+  if (config.api.webhookToken && config.api.operatorToken) return { tokens: { webhook: config.api.webhookToken, operator: config.api.operatorToken } };
+  const file = path.join(config.service.dataDir, 'api-tokens.json');
+  let stored: Partial<ApiTokens> = {};
+  if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<ApiTokens>;
+  const tokens: ApiTokens = {
+    webhook: config.api.webhookToken ?? stored.webhook ?? randomBytes(24).toString('hex'),
+    operator: config.api.operatorToken ?? stored.operator ?? randomBytes(24).toString('hex'),
+  };
+  writeFileSync(file, JSON.stringify(tokens, null, 2), { mode: 0o600 });
+  return { tokens, file };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(chooseConfigFile());
+  mkdirSync(config.service.dataDir, { recursive: true });
+
+  let server: DevServer | undefined;
+  const external = usesExternalTemporal();
+  if (!external) {
+    server = await startDevServer({
+      cli: temporalBinaries().cli,
+      dataDir: config.service.dataDir,
+      port: Number(process.env.MEDIC_TEMPORAL_PORT ?? 7233),
+      uiPort: Number(process.env.MEDIC_UI_PORT ?? 8233),
+    });
+  }
+  const { connectionOptions, namespace: envNamespace } = connectConfig(process.env, server?.address);
+  const namespace = envNamespace ?? config.service.namespace;
+  const nativeConnection = await NativeConnection.connect(connectionOptions);
+  const connection = await Connection.connect(connectionOptions);
+  const client = new Client({ connection, namespace });
+
+  const worker = await createWorker(nativeConnection, config, { namespace });
+  const workerDone = worker.run();
+
+  const { tokens, file } = apiTokens(config);
+  const api = createApi(client, config, tokens);
+  const [host, port] = [config.api.listen.slice(0, config.api.listen.lastIndexOf(':')), Number(config.api.listen.slice(config.api.listen.lastIndexOf(':') + 1))];
+  await new Promise<void>((resolve) => api.listen(port, host.replace(/^\[|\]$/g, ''), resolve));
+  const addr = api.address();
+  const apiUrl = typeof addr === 'object' && addr ? `http://${host}:${addr.port}` : config.api.listen;
+
+  console.log(`medic: Temporal ${external ? `at ${connectionOptions.address} (external)` : `embedded at ${server?.address}, data in ${config.service.dataDir}`}`);
+  if (server?.uiUrl) console.log(`medic: Web UI ${server.uiUrl}`);
+  console.log(`medic: API ${apiUrl}${file ? ` (tokens in ${file})` : ''}`);
+  console.log(`medic: worker on task queue ${config.service.taskQueue}, namespace ${namespace}; Ctrl-C stops`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`medic: ${signal}: stopping`);
+    api.close();
+    worker.shutdown();
+    await workerDone.catch(() => undefined);
+    await nativeConnection.close();
+    await connection.close();
+    if (server) await server.stop();
+    console.log('medic: stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  await workerDone;
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

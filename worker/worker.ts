@@ -1,0 +1,14 @@
+/** The worker: the runbook workflows and the SSH activities on one task queue. Scale out by running more. */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { Config } from '../config/schema';
+
+export async function createWorker(connection: NativeConnection, config: Config, opts: { namespace?: string; workflowBundle?: { code: string } } = {}): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: opts.namespace ?? config.service.namespace,
+    taskQueue: config.service.taskQueue,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities(config),
+  });
+}
