@@ -45,6 +45,14 @@ function keyBlob(line: string): Buffer {
   return Buffer.from(line.trim().split(/\s+/)[1] ?? '', 'base64');
 }
 
+function readKey(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new SshError(`cannot read the SSH key ${file}: ${(err as Error).message}`, 'connect');
+  }
+}
+
 class Semaphore {
   private waiters: (() => void)[] = [];
   constructor(private free: number) {}
@@ -101,7 +109,7 @@ export class SshPool {
         host: host.address,
         port: host.port,
         username: host.user,
-        privateKey: readFileSync(host.keyFile),
+        privateKey: readKey(host.keyFile),
         readyTimeout: this.config.ssh.connectTimeoutSeconds * 1000,
         keepaliveInterval: 15_000,
         hostVerifier: (key: Buffer) => {
@@ -113,6 +121,10 @@ export class SshPool {
       });
     });
     this.conns.set(name, { client, ready });
+    // A failed connection is never cached: the next command tries afresh.
+    ready.catch(() => {
+      if (this.conns.get(name)?.ready === ready) this.conns.delete(name);
+    });
     return ready;
   }
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `npm test`: set-up (idempotent), type check, lint, then every suite with node's test runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/bootstrap.sh          # npm packages, Temporal binaries, tsc (strict type check)
+bash scripts/install-sshd.sh       # the lab's nodes are real OpenSSH servers
+echo "test: lint" >&2
+npx --no-install eslint --max-warnings 0 .
+
+mapfile -t files < <(find dist/test -name '*.test.js' | sort)
+# Two files at a time (2 cores); each time-skipping file has its own test server and clock.
+exec node --test --test-concurrency=2 --test-timeout=300000 "${files[@]}"
