@@ -178,8 +178,22 @@ describe('lab: kust-replfailed over real sshd', () => {
     assert.ok(Date.now() - t0 >= 400);
   });
 
+  test('a tool that is not installed on a node is "not found"', async () => {
+    lab.setState((s) => {
+      s.nodes.vkt03.tools = ['systemctl', 'cat'];
+    });
+    const r = await ssh.run('vkt03', 'ic', 'map', 'cox');
+    assert.equal(r.code, 127);
+    assert.match(r.stderr, /bin\/ic: No such file or directory/);
+    assert.equal((await ssh.run('vkt03', 'systemctl', 'is-active', 'ctlr-1')).code, 0);
+    lab.setState((s) => {
+      delete s.nodes.vkt03.tools;
+    });
+  });
+
   test('concurrent commands from several nodes keep one consistent state and log', async () => {
     const before = lab.state().calls.systemctl ?? 0;
+    const logged = lab.log().filter((e) => e.tool === 'systemctl').length;
     const nodes = [CONTROL, MAIN, SLAVE, 'vkt03', 'vkt04'];
     const runs = nodes.flatMap((n) => [0, 1, 2, 3].map(() => ssh.run(n, 'systemctl', 'is-active', 'ctlr-1')));
     const res = await Promise.all(runs);
@@ -189,7 +203,7 @@ describe('lab: kust-replfailed over real sshd', () => {
       else assert.deepEqual([r.code, r.stdout], [3, 'inactive\n']);
     }
     assert.equal(lab.state().calls.systemctl, before + 20);
-    assert.equal(lab.log().filter((e) => e.tool === 'systemctl').length, 20);
+    assert.equal(lab.log().filter((e) => e.tool === 'systemctl').length, logged + 20);
   });
 });
 

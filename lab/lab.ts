@@ -1,0 +1,441 @@
+// The test lab: one real OpenSSH sshd per simulated production host, each on its own loopback address,
+// plus wrapper scripts that run the simulated tools against one shared state file.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import YAML from 'yaml';
+import type { CommandLogEntry, LabState } from './types';
+import { loadScenario, deepMerge } from './scenario';
+import { pidAlive, pidCmdline, readCommandLog, readState, reapDeadTools, runningToolsDir, updateState, withLock, writeState } from './store';
+import { syncManticoreFiles } from './tools/manticore';
+
+export type { CommandLogEntry, LabState } from './types';
+
+export interface LabHandle {
+  dir: string;
+  configPath: string;
+  nodes: Record<string, { address: string; port: number }>;
+  /** Scenario name the lab was started from. */
+  scenario: string;
+  /** The service config as written to configPath. */
+  config: Record<string, unknown>;
+  /** Wall-clock time labUp took (ms). */
+  startupMs: number;
+  log(): CommandLogEntry[];
+  state(): LabState;
+  setState(mutator: (s: LabState) => void): void;
+  down(): Promise<void>;
+}
+
+export interface LabUpOptions {
+  /** Name in lab/scenarios (without extension) or a path to a .yaml/.json file. */
+  scenario: string;
+  /** Default: a fresh mkdtemp under os.tmpdir(). An existing lab dir is stopped and wiped first. */
+  dir?: string;
+  /** Deep-merged into the written service config. */
+  extraConfig?: Record<string, unknown>;
+  /** CLI mode: sshds outlive this process (stop them with labDown(dir)). */
+  detached?: boolean;
+}
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const TOOLS_MAIN = path.join(__dirname, 'tools', 'main.js');
+const SSHD = '/usr/sbin/sshd';
+const FIRST_HOST_OCTET = 21;
+
+/** Tool names (wrapper file names) and their key under `paths:` in the service config. */
+export const TOOL_PATH_KEYS: Record<string, string> = {
+  ic: 'ic',
+  'clean_kust_replica.sh': 'cleanKustReplica',
+  'clean_tnt_replica.sh': 'cleanTntReplica',
+  'orch_topo.sh': 'orchTopo',
+  im_utils: 'imUtils',
+  kubectl: 'kubectl',
+  systemctl: 'systemctl',
+  nc: 'nc',
+  cat: 'cat',
+  mv: 'mv',
+  cp: 'cp',
+  mkdir: 'mkdir',
+  chown: 'chown',
+  im_deployer: 'imDeployer',
+  'ctlr_topo_check.sh': 'ctlrTopoCheck',
+  manticore_new_cluster: 'manticoreNewCluster',
+  mysql: 'mysql',
+};
+
+interface LabMeta {
+  scenario: string;
+  dir: string;
+  detached: boolean;
+  createdAt: string;
+  nodes: Record<string, { address: string; port: number; pid: number; config: string }>;
+  watchdogPid?: number;
+}
+
+const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function ensureSshd(): void {
+  if (fs.existsSync(SSHD) && fs.existsSync('/usr/bin/ssh-keygen')) return;
+  const script = path.join(REPO_ROOT, 'scripts', 'install-sshd.sh');
+  execFileSync('bash', [script], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (!fs.existsSync(SSHD)) throw new Error(`lab: ${SSHD} is missing; run scripts/install-sshd.sh`);
+}
+
+function keygen(file: string, comment: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function freePort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, address, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: address, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function sshdConfig(dir: string, node: string, address: string, port: number): string {
+  const nd = path.join(dir, 'nodes', node);
+  return [
+    `# lab sshd for node ${node}`,
+    `ListenAddress ${address}:${port}`,
+    `HostKey ${nd}/host_ed25519_key`,
+    `PidFile ${nd}/sshd.pid`,
+    `AuthorizedKeysFile ${dir}/keys/authorized_keys`,
+    'UsePAM no',
+    'StrictModes no',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PubkeyAuthentication yes',
+    'PermitRootLogin prohibit-password',
+    // SHLVL=1: bash skips ~/.bashrc for ssh commands (shell level 2), so the host's root profile
+    // (slow pyenv init etc.) neither slows down nor changes the simulated commands.
+    `SetEnv "LAB_NODE=${node}" "LAB_DIR=${dir}" SHLVL=1`,
+    'UseDNS no',
+    'PrintMotd no',
+    'PrintLastLog no',
+    'MaxStartups 200',
+    'MaxSessions 64',
+    'LoginGraceTime 30',
+    'LogLevel ERROR',
+    '',
+  ].join('\n');
+}
+
+function writeWrappers(dir: string): void {
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  for (const tool of Object.keys(TOOL_PATH_KEYS)) {
+    const text = [
+      '#!/bin/sh',
+      `# lab: simulated ${tool} (see lab/README.md); LAB_NODE/LAB_DIR come from sshd's SetEnv`,
+      `: "\${LAB_DIR:=${dir}}"`,
+      'export LAB_DIR',
+      `exec ${shq(process.execPath)} ${shq(TOOLS_MAIN)} ${shq(tool)} "$@"`,
+      '',
+    ].join('\n');
+    fs.writeFileSync(path.join(bin, tool), text, { mode: 0o755 });
+  }
+}
+
+function serviceConfig(dir: string, state: LabState, hostKeys: Record<string, string>): Record<string, unknown> {
+  const hosts: Record<string, unknown> = {};
+  for (const [n, ns] of Object.entries(state.nodes)) {
+    hosts[n] = { address: ns.address, port: ns.port, user: 'root', keyFile: path.join(dir, 'keys', 'id_ed25519'), hostKey: hostKeys[n] };
+  }
+  const paths: Record<string, string> = {};
+  for (const [tool, key] of Object.entries(TOOL_PATH_KEYS)) paths[key] = path.join(dir, 'bin', tool);
+  paths.ctlrConf = state.ctlr?.confPath ?? '/usr/local/etc/ctlr-1.conf';
+  paths.ctlrData = state.ctlr?.dataPath ?? '/data/ctlr-1';
+  const config: Record<string, unknown> = {
+    service: { dataDir: path.join(dir, 'data'), taskQueue: 'replication-medic' },
+    api: { listen: '127.0.0.1:0', webhookToken: randomBytes(16).toString('hex'), operatorToken: randomBytes(16).toString('hex'), approvers: ['alice', 'bob'] },
+    ssh: { connectTimeoutSeconds: 5, commandTimeoutSeconds: 120, maxConcurrentPerHost: 4, outputCapBytes: 65536 },
+    inventory: { controlNode: state.controlNode, hosts },
+  };
+  if (state.ctlr) config.ctlr = { nodes: Object.keys(state.ctlr.nodes) };
+  const clusters: Record<string, unknown> = {};
+  for (const [cname, c] of Object.entries(state.manticore.clusters)) {
+    clusters[cname] = {
+      nodes: Object.keys(c.nodes),
+      sqlHost: '127.0.0.1',
+      sqlPort: c.sqlPort,
+      unit: c.unit,
+      grastatePath: `${c.dataDir}/${cname}/grastate.dat`,
+      logPath: c.logPath,
+    };
+  }
+  if (Object.keys(clusters).length) config.manticore = { clusters };
+  config.paths = paths;
+  return config;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process bookkeeping
+
+function allProcs(): Map<number, number> {
+  const ppids = new Map<number, number>();
+  for (const name of fs.readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      ppids.set(pid, Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  return ppids;
+}
+
+/** roots plus all their descendants (children first in the returned order). */
+function withDescendants(roots: number[]): number[] {
+  const ppids = allProcs();
+  const out = new Set<number>(roots);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, ppid] of ppids) {
+      if (!out.has(pid) && out.has(ppid)) {
+        out.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...out].reverse();
+}
+
+function toolPids(dir: string): number[] {
+  try {
+    return fs
+      .readdirSync(runningToolsDir(dir))
+      .map(Number)
+      .filter((p) => Number.isInteger(p) && pidAlive(p) && pidCmdline(p).includes('tools/main.js'));
+  } catch {
+    return [];
+  }
+}
+
+function signal(pids: number[], sig: NodeJS.Signals): void {
+  for (const p of pids) {
+    try {
+      process.kill(p, sig);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+function ourSshds(meta: LabMeta): number[] {
+  return Object.values(meta.nodes)
+    .filter((n) => n.pid > 0 && pidAlive(n.pid) && pidCmdline(n.pid).includes(n.config))
+    .map((n) => n.pid);
+}
+
+async function stopLab(meta: LabMeta): Promise<void> {
+  const sshds = ourSshds(meta);
+  const tools = toolPids(meta.dir);
+  const everything = withDescendants([...sshds, ...tools]);
+  signal(tools, 'SIGTERM'); // lets them log their end
+  signal(everything, 'SIGTERM');
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline && everything.some(pidAlive)) await new Promise((r) => setTimeout(r, 20));
+  signal(everything.filter(pidAlive), 'SIGKILL');
+  if (meta.watchdogPid) signal([meta.watchdogPid], 'SIGKILL');
+  reapDeadTools(meta.dir);
+}
+
+const liveLabs = new Map<string, LabMeta>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const meta of liveLabs.values()) {
+      const pids = withDescendants([...ourSshds(meta), ...toolPids(meta.dir)]);
+      signal(pids, 'SIGKILL');
+      if (meta.watchdogPid) signal([meta.watchdogPid], 'SIGKILL');
+    }
+  });
+}
+
+/**
+ * Kills the sshds even when this process dies by SIGKILL: a shell blocked reading a pipe whose only
+ * writer is this process; EOF (our death) makes it kill the listed pids.
+ */
+function startWatchdog(pids: number[]): number | undefined {
+  const child = spawn('/bin/sh', ['-c', `read _x; kill -9 ${pids.join(' ')} 2>/dev/null; exit 0`], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  child.unref();
+  const stdin = child.stdin as unknown as { unref?: () => void } | null;
+  stdin?.unref?.();
+  return child.pid;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function prepareDir(dir: string | undefined): string {
+  if (!dir) return fs.mkdtempSync(path.join(os.tmpdir(), 'medic-lab-'));
+  const abs = path.resolve(dir);
+  if (fs.existsSync(abs)) {
+    const entries = fs.readdirSync(abs);
+    if (entries.length && !entries.includes('lab.json') && !entries.includes('state.json')) {
+      throw new Error(`lab: ${abs} exists, is not empty and is not a lab directory`);
+    }
+    for (const e of entries) fs.rmSync(path.join(abs, e), { recursive: true, force: true });
+  }
+  fs.mkdirSync(abs, { recursive: true });
+  return abs;
+}
+
+function readMeta(dir: string): LabMeta | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'lab.json'), 'utf8')) as LabMeta;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stops the lab in dir (also one started detached by the CLI). */
+export async function labDown(dir: string): Promise<boolean> {
+  const abs = path.resolve(dir);
+  const meta = readMeta(abs);
+  if (!meta) return false;
+  await stopLab(meta);
+  liveLabs.delete(abs);
+  return true;
+}
+
+async function startSshd(dir: string, node: string, address: string, detached: boolean): Promise<{ port: number; pid: number; child: ChildProcess; config: string }> {
+  const nd = path.join(dir, 'nodes', node);
+  const cfgPath = path.join(nd, 'sshd_config');
+  let lastErr = '';
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const port = await freePort(address);
+    fs.writeFileSync(cfgPath, sshdConfig(dir, node, address, port));
+    const logFd = fs.openSync(path.join(nd, 'sshd.log'), 'a');
+    const child = spawn(SSHD, ['-D', '-e', '-f', cfgPath], { stdio: ['ignore', 'ignore', logFd], detached });
+    fs.closeSync(logFd);
+    child.unref();
+    let exited = false;
+    child.once('exit', () => {
+      exited = true;
+    });
+    child.once('error', () => {
+      exited = true;
+    });
+    const deadline = Date.now() + 10_000;
+    while (!exited && Date.now() < deadline) {
+      if (await canConnect(address, port)) return { port, pid: child.pid ?? 0, child, config: cfgPath };
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    if (!exited) child.kill('SIGKILL');
+    lastErr = fs.readFileSync(path.join(nd, 'sshd.log'), 'utf8');
+    if (!/Address already in use|Cannot bind/i.test(lastErr)) break;
+  }
+  throw new Error(`lab: sshd for ${node} on ${address} did not start:\n${lastErr}`);
+}
+
+export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
+  const t0 = Date.now();
+  ensureSshd();
+  if (!fs.existsSync(TOOLS_MAIN)) throw new Error(`lab: ${TOOLS_MAIN} is missing; build first (npx tsc -p .)`);
+  const state = loadScenario(opts.scenario);
+  if (opts.dir) {
+    const old = readMeta(path.resolve(opts.dir));
+    if (old) await stopLab(old);
+  }
+  const dir = prepareDir(opts.dir);
+  const ownDir = !opts.dir;
+  const detached = Boolean(opts.detached);
+  const names = Object.keys(state.nodes);
+  for (const d of ['keys', 'bin', 'log', 'data', 'run/tools', ...names.map((n) => `nodes/${n}`)]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  fs.mkdirSync('/run/sshd', { recursive: true });
+
+  const clientKey = path.join(dir, 'keys', 'id_ed25519');
+  await Promise.all([keygen(clientKey, 'medic-lab-client'), ...names.map((n) => keygen(path.join(dir, 'nodes', n, 'host_ed25519_key'), `lab-host-${n}`))]);
+  fs.copyFileSync(`${clientKey}.pub`, path.join(dir, 'keys', 'authorized_keys'));
+  const hostKeys: Record<string, string> = {};
+  for (const n of names) hostKeys[n] = fs.readFileSync(path.join(dir, 'nodes', n, 'host_ed25519_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  writeWrappers(dir);
+  fs.writeFileSync(path.join(dir, 'log', 'commands.jsonl'), '');
+
+  const meta: LabMeta = { scenario: state.scenario, dir, detached, createdAt: new Date().toISOString(), nodes: {} };
+  const started = await Promise.allSettled(
+    names.map(async (n, i) => {
+      const address = `127.0.0.${FIRST_HOST_OCTET + i}`;
+      const r = await startSshd(dir, n, address, detached);
+      meta.nodes[n] = { address, port: r.port, pid: r.pid, config: r.config };
+    }),
+  );
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await stopLab(meta);
+    throw failed.reason;
+  }
+  for (const n of names) {
+    state.nodes[n].address = meta.nodes[n].address;
+    state.nodes[n].port = meta.nodes[n].port;
+  }
+  withLock(dir, () => writeState(dir, state));
+
+  let config = serviceConfig(dir, state, hostKeys);
+  if (opts.extraConfig) config = deepMerge(config, opts.extraConfig) as Record<string, unknown>;
+  const configPath = path.join(dir, 'medic.yaml');
+  fs.writeFileSync(configPath, `# Service config for the test lab (scenario ${state.scenario}); generated by lab/lab.ts\n` + YAML.stringify(config, { lineWidth: 0 }));
+
+  if (!detached) {
+    meta.watchdogPid = startWatchdog(Object.values(meta.nodes).map((n) => n.pid));
+    liveLabs.set(dir, meta);
+    installExitHook();
+  }
+  fs.writeFileSync(path.join(dir, 'lab.json'), JSON.stringify(meta, null, 2));
+
+  const nodes: Record<string, { address: string; port: number }> = {};
+  for (const n of names) nodes[n] = { address: meta.nodes[n].address, port: meta.nodes[n].port };
+  let downed = false;
+  return {
+    dir,
+    configPath,
+    nodes,
+    scenario: state.scenario,
+    config,
+    startupMs: Date.now() - t0,
+    log: () => {
+      reapDeadTools(dir);
+      return readCommandLog(dir);
+    },
+    state: () => readState(dir),
+    setState: (mutator) =>
+      updateState(dir, (s) => {
+        mutator(s);
+        syncManticoreFiles(s);
+      }),
+    down: async () => {
+      if (downed) return;
+      downed = true;
+      await stopLab(meta);
+      liveLabs.delete(dir);
+      // A temporary dir made by labUp goes away with the lab (LAB_KEEP=1 keeps it for post-mortems).
+      if (ownDir && !detached && !process.env.LAB_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
