@@ -3,7 +3,10 @@
  * post one notification. Which commands run, and what their output means, is the workflows' business.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config/schema';
+import { SERVICE } from '../parsers/patterns';
+import { RunbookKey, TargetKey } from '../workflows/definitions';
 import type { RemoteCommand } from './command-line';
 import { ExecResult, SshError, SshPool } from './ssh';
 
@@ -32,8 +35,74 @@ export interface Activities {
   notify(n: Notification): Promise<{ delivered: boolean }>;
 }
 
-export function createActivities(config: Pick<Config, 'inventory' | 'ssh' | 'notifications' | 'service'>, pool = new SshPool(config)): Activities {
+/** Another run of this service, as a runbook sees it. */
+export interface RunRef {
+  workflowId: string;
+  runId: string;
+  runbook: string;
+  target: string;
+}
+
+export interface RunOutcome {
+  /** Temporal's execution status (RUNNING, COMPLETED, FAILED, TERMINATED, ...), or NOT_FOUND. */
+  status: string;
+  /** A COMPLETED run's own result. */
+  result?: { status: string; outcome: string; summary: string };
+}
+
+/** Activities that look at other runs (they need a Temporal client, not SSH). */
+export interface RunActivities {
+  /** Open kust-replica / tarantool-replica runs whose target is an instance of `service` (`<service>-<N>`). */
+  openReplicationRuns(service: string): Promise<RunRef[]>;
+  /** Whether that run is still open, and how it ended. */
+  runOutcome(ref: Pick<RunRef, 'workflowId' | 'runId'>): Promise<RunOutcome>;
+}
+
+export const REPLICATION_RUNBOOKS = ['kust-replica', 'tarantool-replica'] as const;
+
+/** The run activities over a Temporal client; without one they fail (non-retryable) and the runbook escalates. */
+export function createRunActivities(client?: Client): RunActivities {
+  const need = (): Client => {
+    if (!client) throw ApplicationFailure.create({ message: 'no Temporal client was given to the activities', type: 'NoClient', nonRetryable: true });
+    return client;
+  };
   return {
+    async openReplicationRuns(service) {
+      const c = need();
+      if (!SERVICE.test(service)) throw ApplicationFailure.create({ message: `service ${JSON.stringify(service).slice(0, 80)} rejected`, type: 'InvalidInput', nonRetryable: true });
+      const instanceOf = new RegExp(`^${service}-[0-9]{1,4}$`);
+      const query = `ExecutionStatus = 'Running' AND Runbook IN (${REPLICATION_RUNBOOKS.map((r) => `'${r}'`).join(', ')})`;
+      const runs: RunRef[] = [];
+      for await (const wf of c.workflow.list({ query })) {
+        const runbook = wf.typedSearchAttributes.get(RunbookKey);
+        const target = wf.typedSearchAttributes.get(TargetKey);
+        if (runbook && target && instanceOf.test(target)) runs.push({ workflowId: wf.workflowId, runId: wf.runId, runbook, target });
+      }
+      return runs.sort((a, b) => a.workflowId.localeCompare(b.workflowId));
+    },
+
+    async runOutcome({ workflowId, runId }) {
+      const c = need();
+      try {
+        const status = (await c.workflow.getHandle(workflowId, runId).describe()).status.name;
+        if (status !== 'COMPLETED') return { status };
+        const r = (await c.workflow.result(workflowId, runId, { followRuns: false })) as Partial<NonNullable<RunOutcome['result']>> | undefined;
+        return { status, result: { status: String(r?.status ?? ''), outcome: String(r?.outcome ?? ''), summary: String(r?.summary ?? '') } };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return { status: 'NOT_FOUND' };
+        throw err;
+      }
+    },
+  };
+}
+
+export function createActivities(
+  config: Pick<Config, 'inventory' | 'ssh' | 'notifications' | 'service'>,
+  pool = new SshPool(config),
+  deps: { client?: Client } = {},
+): Activities & RunActivities {
+  return {
+    ...createRunActivities(deps.client),
     async runCommand(req) {
       const ctx = Context.current();
       try {

@@ -3,10 +3,11 @@
  * against its allow-list pattern before anything starts), the run's target, and how to start a run
  * so that a second trigger for an open run joins it instead of starting a parallel repair.
  */
-import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config/schema';
-import { check, INSTANCE, SERVICE } from '../parsers/patterns';
-import { RunbookKey, RunbookName, RunSettings, RunStatusKey, seenAgainSignal, TargetKey } from '../workflows/definitions';
+import { check, INSTANCE, MAP, NODE, SERVICE } from '../parsers/patterns';
+import { RunbookKey, RunbookName, RunResult, RunSettings, RunStatusKey, seenAgainSignal, TargetKey } from '../workflows/definitions';
+import { msOf } from '../workflows/duration';
 
 interface RunbookSpec {
   workflowType: string;
@@ -16,6 +17,14 @@ interface RunbookSpec {
 
 export const RUNBOOKS: Record<RunbookName, RunbookSpec> = {
   'kust-replica': { workflowType: 'kustReplica', params: { service: SERVICE, instance: INSTANCE }, target: (p) => p.instance },
+  'tarantool-replica': { workflowType: 'tarantoolReplica', params: { service: SERVICE, instance: INSTANCE }, target: (p) => p.instance },
+  // One run per map: the alert's `maps: [...]` list starts autoflip/<map> for each (startRuns).
+  autoflip: { workflowType: 'autoflip', params: { map: MAP }, target: (p) => p.map },
+  // The whole MySQL fleet; each cluster that needs work gets its own child run mysql-topology/<namespace>.
+  'mysql-topology': { workflowType: 'mysqlTopology', params: {}, target: () => 'fleet' },
+  // One controller pair (ctlr-1): every alert about it joins the open run.
+  'ctlr-replica': { workflowType: 'ctlrReplica', params: { node: NODE }, target: () => 'ctlr-1' },
+  'ctlr-roles': { workflowType: 'ctlrRoles', params: {}, target: () => 'ctlr-1' },
 };
 
 export class BadRequest extends Error {}
@@ -47,28 +56,64 @@ export function settingsFor(config: Config, runbook: RunbookName): RunSettings {
     timers: config.timers,
     policy: config.approvals[runbook] ?? {},
     approvers: config.api.approvers,
+    ctlrNodes: config.ctlr?.nodes,
+    onResolvedBeforeRepair: config.intake.onResolvedBeforeRepair,
   };
 }
 
 export const workflowIdOf = (runbook: RunbookName, target: string) => `${runbook}/${target}`;
+/** A dry run has its own ID, so that it never blocks (or joins) a real run of the same target. */
+export const dryRunIdOf = (runbook: RunbookName, target: string) => `dry-run/${runbook}/${target}`;
+
+export interface StartOptions {
+  /** Only the read-only steps; stops at the first step that changes something (outcome dry-run). */
+  dryRun?: boolean;
+}
+
+/**
+ * Flapping guard: when the last (closed) run of this workflow ID completed as `repaired` less than
+ * `period` ago, the time it closed; the new run escalates before its first change (workflows/run.ts).
+ */
+export async function lastRepairAt(client: Client, workflowId: string, periodMs: number): Promise<string | undefined> {
+  try {
+    const last = await client.workflow.getHandle(workflowId).describe();
+    if (last.status.name !== 'COMPLETED' || !last.closeTime || Date.now() - last.closeTime.getTime() >= periodMs) return undefined;
+    const result = (await client.workflow.getHandle(workflowId, last.runId).result()) as RunResult | undefined;
+    return result?.outcome === 'repaired' ? last.closeTime.toISOString() : undefined;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
 
 export interface StartOutcome {
   workflowId: string;
-  /** false: a run for this target was already open; this trigger was recorded on it as "seen again". */
+  /** false: a run for this target was already open; this trigger joined it. */
   started: boolean;
+  /** For a joined run: whether a "seen again" signal was sent (storms send at most one per interval). */
+  signalled?: boolean;
 }
 
-export async function startRun(client: Client, config: Config, runbook: string, rawParams: Record<string, unknown>, source: string): Promise<StartOutcome> {
+export async function startRun(
+  client: Client,
+  config: Config,
+  runbook: string,
+  rawParams: Record<string, unknown>,
+  source: string,
+  shouldSignalSeenAgain: (workflowId: string) => boolean = () => true,
+  options: StartOptions = {},
+): Promise<StartOutcome> {
   const params = validateParams(runbook, rawParams);
   const name = runbook as RunbookName;
   const spec = RUNBOOKS[name];
   const target = spec.target(params);
-  const workflowId = workflowIdOf(name, target);
+  const workflowId = options.dryRun ? dryRunIdOf(name, target) : workflowIdOf(name, target);
+  const recentRepairAt = options.dryRun ? undefined : await lastRepairAt(client, workflowId, msOf(config.timers.flapGuard));
   try {
     await client.workflow.start(spec.workflowType, {
       workflowId,
       taskQueue: config.service.taskQueue,
-      args: [{ ...params, settings: settingsFor(config, name) }],
+      args: [{ ...params, settings: { ...settingsFor(config, name), ...(options.dryRun ? { dryRun: true } : {}), ...(recentRepairAt ? { recentRepairAt } : {}) } }],
       typedSearchAttributes: [
         { key: RunbookKey, value: name },
         { key: TargetKey, value: target },
@@ -80,7 +125,30 @@ export async function startRun(client: Client, config: Config, runbook: string, 
     return { workflowId, started: true };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    if (!shouldSignalSeenAgain(workflowId)) return { workflowId, started: false, signalled: false };
     await client.workflow.getHandle(workflowId).signal(seenAgainSignal, { source, at: new Date().toISOString() });
-    return { workflowId, started: false };
+    return { workflowId, started: false, signalled: true };
   }
+}
+
+/**
+ * Starts the runs of one route. A list-valued parameter (autoflip's `maps: [fate, cox]`, from
+ * classifyCheckMk) means one run per element, its singular the run's parameter (`map: fate`). Every
+ * run's parameters are validated before the first one starts.
+ */
+export async function startRuns(client: Client, config: Config, runbook: string, rawParams: Record<string, unknown>, source: string, options: StartOptions = {}): Promise<StartOutcome[]> {
+  const lists = Object.entries(rawParams).filter(([, v]) => Array.isArray(v)) as [string, unknown[]][];
+  if (lists.length > 1) throw new BadRequest(`${runbook}: at most one list-valued parameter (got ${lists.map(([k]) => k).join(', ')})`);
+  let sets: Record<string, unknown>[] = [rawParams];
+  if (lists.length === 1) {
+    const [key, values] = lists[0];
+    const one = key.replace(/s$/, '');
+    if (values.length === 0 || values.length > 100 || one === key || one in rawParams) throw new BadRequest(`${runbook}: ${key} must be a list of 1-100 values, given instead of ${one}`);
+    const rest = Object.fromEntries(Object.entries(rawParams).filter(([k]) => k !== key));
+    sets = [...new Set(values)].map((v) => ({ ...rest, [one]: v }));
+  }
+  sets.forEach((p) => validateParams(runbook, p));
+  const out: StartOutcome[] = [];
+  for (const p of sets) out.push(await startRun(client, config, runbook, p, source, undefined, options));
+  return out;
 }

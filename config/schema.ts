@@ -69,10 +69,15 @@ export const TimersSchema = z
     tarantoolFlipRetry: duration.default('5m'),
     tarantoolBeforeVerify: duration.default('5m'),
     autoflipRetry: duration.default('1m'),
+    /** autoflip waiting for an open replication run: first pause between looks, doubling up to the max. */
+    replicationPoll: duration.default('1m'),
+    replicationPollMax: duration.default('15m'),
     mysqlErrantRecheck: duration.default('2m'),
     mysqlPodPoll: duration.default('30s'),
     mysqlPodGiveUp: duration.default('30m'),
     mysqlRecheckRetry: duration.default('2m'),
+    /** Flapping guard: an automatic repair within this period after the last one escalates instead of acting. */
+    flapGuard: duration.default('1h'),
   })
   .strict();
 
@@ -123,6 +128,27 @@ export const ConfigSchema = z
       })
       .strict()
       .refine((inv) => inv.controlNode in inv.hosts, { message: 'controlNode must be one of inventory.hosts', path: ['controlNode'] }),
+    intake: z
+      .object({
+        /** A duplicate firing alert for an open run sends at most one "seen again" per run per interval. */
+        seenAgainInterval: duration.default('5m'),
+        /** An alert that resolves before a step that changes something: finish without acting, or carry on. */
+        onResolvedBeforeRepair: z.enum(['finish', 'continue']).default('finish'),
+        /** Alertmanager routing rules, tried first (see client/intake.ts). */
+        rules: z
+          .array(
+            z
+              .object({
+                match: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(512)),
+                runbook: z.string(),
+                params: z.record(z.string(), z.string().max(512)).default({}),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({ seenAgainInterval: '5m', onResolvedBeforeRepair: 'finish', rules: [] }),
     ctlr: z.object({ nodes: z.array(hostName).length(2) }).strict().optional(),
     manticore: z.unknown().optional(),
     paths: PathsSchema.default(PathsSchema.parse({})),

@@ -1,45 +1,115 @@
 /**
- * Alert intake: check_mk local-check lines (and, below, Alertmanager webhooks) routed to runbooks.
- * Every line / alert is validated before anything starts: one bad one and nothing starts.
+ * Alert intake over HTTP: `POST /v1/alerts/checkmk` (text/plain local-check lines) and
+ * `POST /v1/alerts/alertmanager` (the version 4 webhook payload), both with the webhook token.
+ * The whole body is validated and routed before anything starts: malformed input is a 4xx that names
+ * the problem and starts nothing. The answer is 2xx only once Temporal has accepted every start or
+ * signal; if Temporal is unreachable it is 503, so that Alertmanager sends again.
  */
 import http from 'node:http';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config/schema';
-import { classifyCheckMk, parseCheckMkLine } from '../parsers/checkmk';
-import { isRunbook, startRun, validateParams } from '../client/runbooks';
+import { formatIssues } from '../config/load';
+import { AlertmanagerPayloadSchema, Delivery, Intake, Route, routeAlertmanager, routeCheckMk } from '../client/intake';
+import { parseCheckMkLine } from '../parsers/checkmk';
 import { ApiTokens, HttpError, readBody, requireToken, send } from './http';
 
-export interface AlertContext {
-  client: Client;
-  config: Config;
-  tokens: ApiTokens;
+/** Alertmanager batches alerts of a group (up to `max_alerts`); 1 MiB holds about 2,000 of them. */
+const ALERTMANAGER_MAX_BODY = 1024 * 1024;
+
+interface Routed {
+  item: number;
+  firing: boolean;
+  routes?: Route[];
+  unroutable?: string;
 }
 
-export async function handleAlerts(req: http.IncomingMessage, res: http.ServerResponse, path: string[], ctx: AlertContext): Promise<void> {
-  if (req.method !== 'POST') throw new HttpError(405, 'alerts are POSTed');
-  requireToken(req, ctx.tokens.webhook);
-  if (path.length === 1 && path[0] === 'checkmk') return checkmk(req, res, ctx);
-  throw new HttpError(404, 'unknown alert source (expected /v1/alerts/checkmk or /v1/alerts/alertmanager)');
+export interface AlertHandler {
+  (req: http.IncomingMessage, res: http.ServerResponse, path: string[]): Promise<void>;
+  intake: Intake;
 }
 
-async function checkmk(req: http.IncomingMessage, res: http.ServerResponse, { client, config }: AlertContext): Promise<void> {
-  if (!/^text\/plain\b/.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'expected Content-Type: text/plain (check_mk local-check lines)');
-  const lines = (await readBody(req)).split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines.length === 0) throw new HttpError(400, 'no alert lines in the body');
-  const routed = lines.map((line, i) => {
-    const parsed = parseCheckMkLine(line);
-    if (!parsed.ok) throw new HttpError(400, `line ${i + 1}: ${parsed.error}`);
-    if (parsed.value.state === 0) return { line: i + 1, ignored: 'state 0 (OK)' as const };
-    const route = classifyCheckMk(parsed.value);
-    if (!route.ok) throw new HttpError(422, `line ${i + 1}: not routable: ${route.error}`);
-    if (!isRunbook(route.value.runbook)) throw new HttpError(422, `line ${i + 1}: runbook ${route.value.runbook} is not available yet`);
-    const params = validateParams(route.value.runbook, route.value.params as Record<string, unknown>);
-    return { line: i + 1, runbook: route.value.runbook, params };
-  });
-  const results = [];
-  for (const r of routed) {
-    if ('ignored' in r) results.push(r);
-    else results.push({ line: r.line, ...(await startRun(client, config, r.runbook, r.params, 'checkmk')) });
-  }
-  send(res, 202, { results });
+export function createAlertHandler(client: Client, config: Config, tokens: ApiTokens): AlertHandler {
+  const intake = new Intake(client, config);
+
+  const deliver = async (res: http.ServerResponse, source: string, routed: Routed[]) => {
+    const unroutable = routed.filter((r) => r.unroutable);
+    intake.counters.unroutable += unroutable.length;
+    if (unroutable.length === routed.length) {
+      throw new HttpError(422, `nothing routable: ${unroutable.map((u) => `item ${u.item}: ${u.unroutable}`).join('; ')}`.slice(0, 2000));
+    }
+    const results: (Delivery | { item: number; unroutable: string })[] = [];
+    // Within one body, a repeated alert for the same run is delivered once (storms come in batches).
+    const delivered = new Map<string, string>();
+    for (const r of routed) {
+      if (r.unroutable) {
+        results.push({ item: r.item, unroutable: r.unroutable });
+        continue;
+      }
+      for (const route of r.routes ?? []) {
+        const key = `${r.firing}:${route.runbook}:${JSON.stringify(route.params)}`;
+        const workflowId = delivered.get(key);
+        if (workflowId === undefined) {
+          const d = await intake.deliver(route, r.firing, source);
+          delivered.set(key, d.workflowId);
+          results.push(d);
+        } else {
+          if (r.firing) intake.counters.joinedQuietly++;
+          results.push({ workflowId, action: r.firing ? 'joined-quietly' : 'resolved-already-recorded' });
+        }
+      }
+    }
+    send(res, 202, { results });
+  };
+
+  const checkmk = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!/^text\/plain\b/.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'expected Content-Type: text/plain (check_mk local-check lines)');
+    const lines = (await readBody(req)).split(/\r?\n/).filter((l) => l.trim() !== '');
+    if (lines.length === 0) throw new HttpError(400, 'no alert lines in the body');
+    if (lines.length > 1000) throw new HttpError(413, 'more than 1000 lines');
+    const routed: Routed[] = lines.map((line, i) => {
+      const parsed = parseCheckMkLine(line);
+      if (!parsed.ok) throw new HttpError(400, `line ${i + 1}: ${parsed.error}`);
+      const routes = routeCheckMk(parsed.value);
+      // State 0 resolves an earlier alert of the same check; 1, 2, 3 and P are problems.
+      return routes.ok ? { item: i + 1, firing: parsed.value.state !== 0, routes: routes.value } : { item: i + 1, firing: true, unroutable: routes.error };
+    });
+    await deliver(res, 'checkmk', routed);
+  };
+
+  const alertmanager = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'expected Content-Type: application/json (Alertmanager webhook)');
+    let doc: unknown;
+    try {
+      doc = JSON.parse(await readBody(req, ALERTMANAGER_MAX_BODY));
+    } catch (err) {
+      if (err instanceof HttpError) throw err;
+      throw new HttpError(400, `invalid JSON: ${(err as Error).message}`);
+    }
+    const payload = AlertmanagerPayloadSchema.safeParse(doc);
+    if (!payload.success) throw new HttpError(400, `not an Alertmanager version 4 payload:\n${formatIssues(payload.error)}`);
+    const routed: Routed[] = payload.data.alerts.map((a, i) => {
+      const routes = routeAlertmanager(a, config.intake.rules);
+      return routes.ok ? { item: i + 1, firing: a.status === 'firing', routes: routes.value } : { item: i + 1, firing: a.status === 'firing', unroutable: routes.error };
+    });
+    await deliver(res, 'alertmanager', routed);
+  };
+
+  const handler = (async (req, res, path) => {
+    if (req.method !== 'POST') throw new HttpError(405, 'alerts are POSTed');
+    requireToken(req, tokens.webhook);
+    intake.counters.received++;
+    // Answer within Alertmanager's patience: a Temporal that does not answer in time is a 503.
+    const deadline = Date.now() + 10_000;
+    try {
+      if (path.length === 1 && (path[0] === 'checkmk' || path[0] === 'alertmanager')) {
+        return await client.connection.withDeadline(deadline, () => (path[0] === 'checkmk' ? checkmk(req, res) : alertmanager(req, res)));
+      }
+    } catch (err) {
+      if (err instanceof HttpError && err.status < 500) intake.counters.rejected++;
+      throw err;
+    }
+    throw new HttpError(404, 'unknown alert source (expected /v1/alerts/checkmk or /v1/alerts/alertmanager)');
+  }) as AlertHandler;
+  handler.intake = intake;
+  return handler;
 }

@@ -1,74 +1,143 @@
 /**
- * The HTTP API: start runs, read a run's state, decide (approve / retry / resolved / abort), and take
- * check_mk alert lines. Every route but /healthz needs a bearer token: the webhook token for alerts,
- * the operator token for the rest. Bad input gets a 4xx that names the problem and starts nothing.
+ * The HTTP API: the operator's operations (the same as the `medic` CLI) and the alert webhooks
+ * (worker/alerts.ts). JSON in and out; every route but /healthz needs a bearer token: the webhook
+ * token for alerts, the operator token for the rest. Bad input gets a 4xx that names the problem
+ * and changes nothing; Temporal unreachable is a 503.
+ *
+ *   GET  /healthz                          200 {ok, temporal} / 503 when Temporal does not answer (no token)
+ *   GET  /metrics                          Prometheus text format (worker/metrics.ts)
+ *   GET  /v1/runs?status=S&runbook=R&limit=N   runs, newest first (visibility query)
+ *   POST /v1/runs                          {runbook, params, dryRun?}: 201 started, 200 joined the open run
+ *   GET  /v1/runs/{id}                     state and steps
+ *   GET  /v1/runs/{id}/history             the timeline rebuilt from the event history
+ *   POST /v1/runs/{id}/approve             {by, choice?, comment?}
+ *   POST /v1/runs/{id}/reject              {by, reason}
+ *   POST /v1/runs/{id}/decide              {action: retry|resolved|abort, by, comment?}
+ *   POST /v1/runs/{id}/decision            {action, by, choice?, comment?} (any of the above; kept for older callers)
+ * A run ID contains `/`: send it URL-encoded as one path segment (`/v1/runs/kust-replica%2Fcox-1`);
+ * the plain form `/v1/runs/kust-replica/cox-1[/...]` (and `/v1/runs/dry-run/kust-replica/cox-1`) works too.
+ * Decisions answer 200 with the recorded decision, 409 when the run refuses it (nothing pending,
+ * a name not on the approver list, a wrong verb, a closed run); a refused decision changes nothing.
  */
 import http from 'node:http';
-import { Client, WorkflowUpdateFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config/schema';
-import { BadRequest, isRunbook, startRun, RUNBOOKS } from '../client/runbooks';
-import { handleAlerts } from './alerts';
+import { checkDecision, checkRunId, Conflict, describeRun, listRuns, NoSuchRun, runHistory, sendDecision } from '../client/history';
+import { BadRequest, RUNBOOKS, startRuns } from '../client/runbooks';
+import { createAlertHandler } from './alerts';
 import { ApiTokens, HttpError, readJson, requireToken, send } from './http';
-import { decideUpdate, stateQuery, type Decision } from '../workflows/definitions';
+import { Metrics } from './metrics';
 
 export type { ApiTokens } from './http';
 
-/** `/v1/runs/<runbook>/<target>[/decision]` -> the workflow ID, checked against the runbook's patterns. */
-function runIdFrom(parts: string[]): string {
-  const [runbook, target] = parts;
-  if (!runbook || !target || !isRunbook(runbook)) throw new HttpError(404, 'no such run (expected /v1/runs/<runbook>/<target>)');
-  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(target)) throw new HttpError(400, 'malformed target');
-  return `${runbook}/${target}`;
+/** The body's fields, refusing any other. */
+function only(body: Record<string, unknown>, allowed: string[]): Record<string, unknown> {
+  for (const key of Object.keys(body)) if (!allowed.includes(key)) throw new HttpError(400, `unknown field ${JSON.stringify(key.slice(0, 40))} (expected ${allowed.join(', ')})`);
+  return body;
+}
+
+/** The path after /v1/runs: the run ID (one encoded segment, or the plain segments) and the action. */
+function runPath(raw: string[]): { id: string; action?: string } {
+  let parts: string[];
+  try {
+    parts = raw.map((p) => decodeURIComponent(p));
+  } catch {
+    throw new HttpError(400, 'malformed URL encoding in the path');
+  }
+  let n: number;
+  if (parts[0].includes('/')) n = 1;
+  else if (parts[0] === 'dry-run') n = 3;
+  else n = 2;
+  if (parts.length < n) throw new HttpError(404, 'no such route (expected /v1/runs/{runbook}%2F{target}[/action])');
+  const id = checkRunId(parts.slice(0, n).join('/'));
+  const rest = parts.slice(n);
+  if (rest.length > 1) throw new HttpError(404, `no such route: ${rest.join('/').slice(0, 80)}`);
+  return { id, action: rest[0] };
 }
 
 export function createApi(client: Client, config: Config, tokens: ApiTokens): http.Server {
+  const alerts = createAlertHandler(client, config, tokens);
+  const metrics = new Metrics(client, () => alerts.intake.counters);
+
+  const runs = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL, raw: string[]): Promise<void> => {
+    requireToken(req, tokens.operator);
+    if (raw.length === 0) {
+      if (req.method === 'GET') {
+        for (const key of url.searchParams.keys()) if (!['status', 'runbook', 'limit'].includes(key)) throw new HttpError(400, `unknown query parameter ${JSON.stringify(key.slice(0, 40))} (status, runbook, limit)`);
+        const limitText = url.searchParams.get('limit') ?? '200';
+        if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) throw new HttpError(400, '"limit" must be 1 to 1000');
+        const list = await listRuns(client, { status: url.searchParams.get('status') ?? undefined, runbook: url.searchParams.get('runbook') ?? undefined, limit: Number(limitText) });
+        return send(res, 200, { runs: list });
+      }
+      if (req.method === 'POST') {
+        const body = only(await readJson(req), ['runbook', 'params', 'dryRun']);
+        if (typeof body.runbook !== 'string') throw new HttpError(400, `"runbook" is required (one of ${Object.keys(RUNBOOKS).join(', ')})`);
+        const params = body.params ?? {};
+        if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new HttpError(400, '"params" must be an object');
+        if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') throw new HttpError(400, '"dryRun" must be true or false');
+        // A list parameter (autoflip `maps`) starts one run per element: then the answer lists them.
+        const outs = await startRuns(client, config, body.runbook, params as Record<string, unknown>, 'api', { dryRun: body.dryRun === true });
+        const code = outs.some((o) => o.started) ? 201 : 200;
+        return send(res, code, outs.length === 1 && !Object.values(params).some(Array.isArray) ? outs[0] : { results: outs });
+      }
+      throw new HttpError(405, `${req.method} not allowed on /v1/runs (GET, POST)`);
+    }
+
+    const { id, action } = runPath(raw);
+    if (req.method === 'GET') {
+      if (action === undefined) return send(res, 200, await describeRun(client, id));
+      if (action === 'history') return send(res, 200, await runHistory(client, id));
+      throw new HttpError(404, `no such route: GET .../${action.slice(0, 40)} (history)`);
+    }
+    if (req.method !== 'POST') throw new HttpError(405, `${req.method} not allowed here`);
+    let decision;
+    if (action === 'approve') decision = checkDecision({ ...only(await readJson(req), ['by', 'choice', 'comment']), action: 'approve' });
+    else if (action === 'reject') {
+      const body = only(await readJson(req), ['by', 'reason']);
+      if (typeof body.reason !== 'string' || body.reason.trim() === '') throw new HttpError(400, '"reason" is required');
+      decision = checkDecision({ action: 'reject', by: body.by, comment: body.reason });
+    } else if (action === 'decide') decision = checkDecision(only(await readJson(req), ['action', 'by', 'comment']), ['retry', 'resolved', 'abort']);
+    else if (action === 'decision') decision = checkDecision(only(await readJson(req), ['action', 'by', 'choice', 'comment']));
+    else throw new HttpError(404, `no such route: POST .../${(action ?? '').slice(0, 40)} (approve, reject, decide)`);
+    return send(res, 200, await sendDecision(client, id, decision));
+  };
+
+  const health = async (res: http.ServerResponse): Promise<void> => {
+    try {
+      await client.connection.withDeadline(Date.now() + 3000, () => client.workflowService.getSystemInfo({}));
+      send(res, 200, { ok: true, temporal: 'ok' });
+    } catch (err) {
+      send(res, 503, { ok: false, temporal: `unreachable: ${(err as Error).message}` });
+    }
+  };
+
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // Split before decoding: an encoded run ID (kust-replica%2Fcox-1) stays one segment.
     const parts = url.pathname.split('/').filter(Boolean);
-    if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true });
-
-    if (parts[0] === 'v1' && parts[1] === 'alerts') return handleAlerts(req, res, parts.slice(2), { client, config, tokens });
-
-    if (parts[0] !== 'v1' || parts[1] !== 'runs') throw new HttpError(404, 'not found');
-    requireToken(req, tokens.operator);
-
-    if (req.method === 'POST' && parts.length === 2) {
-      const body = await readJson(req);
-      if (typeof body.runbook !== 'string') throw new HttpError(400, `"runbook" is required (one of ${Object.keys(RUNBOOKS).join(', ')})`);
-      const params = body.params ?? {};
-      if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new HttpError(400, '"params" must be an object');
-      const out = await startRun(client, config, body.runbook, params as Record<string, unknown>, 'api');
-      return send(res, out.started ? 201 : 200, out);
+    if (url.pathname === '/healthz') {
+      if (req.method !== 'GET') throw new HttpError(405, 'GET /healthz');
+      return health(res);
     }
-
-    const workflowId = runIdFrom(parts.slice(2));
-    const handle = client.workflow.getHandle(workflowId);
-    if (req.method === 'GET' && parts.length === 4) {
-      const [description, state] = await Promise.all([handle.describe(), handle.query(stateQuery)]);
-      return send(res, 200, { workflowId, temporalStatus: description.status.name, state });
+    if (url.pathname === '/metrics') {
+      if (req.method !== 'GET') throw new HttpError(405, 'GET /metrics');
+      requireToken(req, tokens.operator);
+      const text = await metrics.render();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
     }
-    if (req.method === 'POST' && parts.length === 5 && parts[4] === 'decision') {
-      const body = await readJson(req);
-      const decision: Decision = {
-        action: body.action as Decision['action'],
-        by: body.by as string,
-        ...(typeof body.choice === 'string' ? { choice: body.choice } : {}),
-        ...(typeof body.comment === 'string' ? { comment: body.comment.slice(0, 2000) } : {}),
-      };
-      try {
-        return send(res, 200, await handle.executeUpdate(decideUpdate, { args: [decision] }));
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) throw new HttpError(409, `decision refused: ${err.cause?.message ?? err.message}`);
-        throw err;
-      }
-    }
-    throw new HttpError(405, `${req.method} not allowed here`);
+    if (parts[0] === 'v1' && parts[1] === 'alerts') return alerts(req, res, parts.slice(2));
+    if (parts[0] === 'v1' && parts[1] === 'runs') return runs(req, res, url, parts.slice(2));
+    throw new HttpError(404, 'not found');
   };
 
   return http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (err instanceof HttpError) return send(res, err.status, { error: err.message });
       if (err instanceof BadRequest) return send(res, 400, { error: err.message });
+      if (err instanceof NoSuchRun) return send(res, 404, { error: err.message });
+      if (err instanceof Conflict) return send(res, 409, { error: err.message });
       if (err instanceof WorkflowNotFoundError) return send(res, 404, { error: 'no such run' });
       // Temporal unreachable or failing: 5xx, so that a webhook sender retries.
       send(res, 503, { error: `temporal: ${(err as Error).message}` });

@@ -30,14 +30,14 @@ export function requireToken(req: http.IncomingMessage, expected: string): void 
   if (!sameToken(m[1], expected)) throw new HttpError(403, 'invalid token');
 }
 
-export async function readBody(req: http.IncomingMessage): Promise<string> {
+export async function readBody(req: http.IncomingMessage, max = MAX_BODY): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
+  if (declared > max) throw new HttpError(413, `body larger than ${max} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
+    if (size > max) throw new HttpError(413, `body larger than ${max} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect(connectionOptions);
   const client = new Client({ connection, namespace });
 
-  const worker = await createWorker(nativeConnection, config, { namespace });
+  const worker = await createWorker(nativeConnection, config, { namespace, client });
   const workerDone = worker.run();
 
   const { tokens, file } = apiTokens(config);

@@ -1,14 +1,16 @@
 /** The worker: the runbook workflows and the SSH activities on one task queue. Scale out by running more. */
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { Config } from '../config/schema';
 
-export async function createWorker(connection: NativeConnection, config: Config, opts: { namespace?: string; workflowBundle?: { code: string } } = {}): Promise<Worker> {
+export async function createWorker(connection: NativeConnection, config: Config, opts: { namespace?: string; workflowBundle?: { code: string }; client?: Client } = {}): Promise<Worker> {
   return Worker.create({
     connection,
     namespace: opts.namespace ?? config.service.namespace,
     taskQueue: config.service.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities(config),
+    // The client lets a runbook see other runs (autoflip waits for open replication repairs).
+    activities: createActivities(config, undefined, { client: opts.client }),
   });
 }

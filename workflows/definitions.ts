@@ -6,7 +6,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Paths, Policy, Timers } from '../config/schema';
 
-export type RunbookName = 'kust-replica';
+export type RunbookName = 'kust-replica' | 'ctlr-replica' | 'ctlr-roles' | 'mysql-topology' | 'tarantool-replica' | 'autoflip';
 
 export type RunStatus = 'running' | 'waiting' | 'awaiting-approval' | 'escalated' | 'completed' | 'failed' | 'aborted';
 
@@ -19,6 +19,14 @@ export interface RunSettings {
   policy: Record<string, Policy>;
   /** Who may decide; empty = anyone with the operator token. */
   approvers: string[];
+  /** The controller pair (config `ctlr.nodes`, inventory names); used by ctlr-replica and ctlr-roles. */
+  ctlrNodes?: string[];
+  /** When the alert resolves before a step that changes something: finish as resolved-before-repair, or carry on. */
+  onResolvedBeforeRepair?: 'finish' | 'continue';
+  /** Start option: run only the read-only steps; stop (outcome `dry-run`) at the first step that changes something. */
+  dryRun?: boolean;
+  /** Start option (startRun): the last run of this workflow ID repaired the target at this time (flapping guard). */
+  recentRepairAt?: string;
 }
 
 export interface StepRecord {
@@ -33,7 +41,7 @@ export interface StepRecord {
   until?: string;
   exitCode?: number | null;
   output?: string;
-  verdict?: 'ok' | 'failed' | 'error' | 'approved' | 'rejected' | 'retry' | 'resolved' | 'abort' | 'done';
+  verdict?: 'ok' | 'failed' | 'error' | 'approved' | 'rejected' | 'retry' | 'resolved' | 'abort' | 'done' | 'would-run';
   reason?: string;
   by?: string;
   comment?: string;
@@ -73,17 +81,23 @@ export interface RunState {
   target: string;
   status: RunStatus;
   currentStep?: string;
+  /** When the next durable timer fires (a wait, or the next reminder of a pending decision). */
+  nextTimerAt?: string;
+  /** A dry run: read-only steps only. */
+  dryRun?: boolean;
   pending?: Pending;
   steps: StepRecord[];
   decisions: DecisionRecord[];
   seenAgain: { count: number; last?: string };
+  /** The alert that started the run was resolved (recorded once). */
+  alertResolved?: { at: string; source: string };
   outcome?: string;
   summary?: string;
 }
 
 export interface RunResult {
   status: 'completed' | 'aborted';
-  /** repaired | nothing-to-do | resolved-by-operator | aborted-by-operator | rejected */
+  /** repaired | nothing-to-do | resolved-by-operator | aborted-by-operator | rejected | resolved-before-repair | dry-run */
   outcome: string;
   summary: string;
   state: RunState;
@@ -96,6 +110,8 @@ export const decideUpdate = defineUpdate<DecisionRecord, [Decision]>('decide');
 export const decideSignal = defineSignal<[Decision]>('decision');
 /** Another alert for the same target arrived while this run is open. */
 export const seenAgainSignal = defineSignal<[{ source: string; at: string }]>('seenAgain');
+/** The monitoring says the problem is gone (Alertmanager `resolved`, check_mk state 0). */
+export const alertResolvedSignal = defineSignal<[{ source: string; at: string }]>('alertResolved');
 
 /** Search attributes kept up to date by every run, so runs can be listed and filtered. */
 export const RunbookKey = defineSearchAttributeKey('Runbook', SearchAttributeType.KEYWORD);

@@ -20,6 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, ExecResult, RemoteCommand } from '../activities';
+import { commandLine } from '../activities/command-line';
 import {
   decideSignal,
   decideUpdate,
@@ -33,6 +34,7 @@ import {
   RunStatus,
   RunStatusKey,
   seenAgainSignal,
+  alertResolvedSignal,
   stateQuery,
   StepRecord,
 } from './definitions';
@@ -83,14 +85,17 @@ const now = () => new Date().toISOString();
 export class Run {
   readonly state: RunState;
   private decision?: Decision;
+  /** When the pending decision's next reminder fires. */
+  private reminderAt?: string;
+  private flapChecked = false;
 
   constructor(
     runbook: string,
     target: string,
     readonly settings: RunSettings,
   ) {
-    this.state = { runbook, target, status: 'running', steps: [], decisions: [], seenAgain: { count: 0 } };
-    setHandler(stateQuery, () => this.state);
+    this.state = { runbook, target, status: 'running', steps: [], decisions: [], seenAgain: { count: 0 }, ...(settings.dryRun ? { dryRun: true } : {}) };
+    setHandler(stateQuery, () => ({ ...this.state, nextTimerAt: this.nextTimerAt() }));
     setHandler(decideUpdate, (d) => this.accept(d), {
       validator: (d) => {
         const refusal = this.refusal(d);
@@ -101,6 +106,9 @@ export class Run {
       const refusal = this.refusal(d);
       if (refusal) this.state.decisions.push({ ...d, at: now(), accepted: false, refusal });
       else this.accept(d);
+    });
+    setHandler(alertResolvedSignal, ({ at, source }) => {
+      this.state.alertResolved ??= { at, source };
     });
     setHandler(seenAgainSignal, ({ at }) => {
       this.state.seenAgain.count++;
@@ -135,13 +143,19 @@ export class Run {
 
   /** Runs a command once and judges it. Transport errors and unexpected exits are failures, never guesses. */
   async step<T>(s: Step<T>): Promise<Verdict<T> & { evidence: string }> {
+    if (s.changes) {
+      if (this.settings.dryRun) this.wouldRun(s);
+      await this.flapGuard(s.name);
+      this.resolvedBeforeRepair(s.name);
+    }
     this.setStatus('running');
     const rec = this.record({ name: s.name, kind: 'command', host: s.host, command: s.cmd.argv.join(' ') });
     const act = s.changes ? changing : reading;
     let verdict: Verdict<T>;
     let evidence: string;
     try {
-      const r = await act.runCommand({ host: s.host, ...s.cmd });
+      // The step's name goes into the history as the activity's summary (medic history, the Web UI).
+      const r = await act.runCommand.executeWithOptions({ summary: s.name }, [{ host: s.host, ...s.cmd }]);
       rec.command = r.command;
       rec.exitCode = r.exitCode;
       rec.output = excerpt(r.stdout + (r.stderr ? `\n[stderr]\n${r.stderr}` : ''));
@@ -162,6 +176,67 @@ export class Run {
     return { ...verdict, evidence };
   }
 
+  /** Before a step that changes something: if the alert has resolved meanwhile, finish without acting (configurable). */
+  private resolvedBeforeRepair(step: string): void {
+    const resolved = this.state.alertResolved;
+    if (!resolved || (this.settings.onResolvedBeforeRepair ?? 'finish') !== 'finish') return;
+    this.record({ name: `alert resolved before "${step}"`, kind: 'note', reason: `${resolved.source} reported the problem gone at ${resolved.at}` }).verdict = 'done';
+    throw new RunEnded('completed', 'resolved-before-repair', `the alert resolved at ${resolved.at} before "${step}"; nothing was changed`);
+  }
+
+  /** Records a decision the runbook took by itself (e.g. handing over to another procedure), with why. */
+  note(name: string, reason: string): void {
+    const rec = this.record({ name, kind: 'note', reason });
+    rec.endedAt = rec.startedAt;
+    rec.verdict = 'done';
+  }
+
+  /**
+   * Dry run: the first step that changes something is recorded with the exact command line it would
+   * run, and the run ends there (outcome `dry-run`): later steps depend on that change.
+   */
+  private wouldRun(s: Step<unknown>): never {
+    let command: string;
+    let reason = 'dry run: not run (it changes something)';
+    try {
+      command = commandLine(s.cmd);
+    } catch (err) {
+      command = s.cmd.argv.join(' ');
+      reason = `dry run: the real run would refuse this command: ${String(err)}`;
+    }
+    const rec = this.record({ name: s.name, kind: 'command', host: s.host, command, reason });
+    rec.endedAt = rec.startedAt;
+    rec.verdict = 'would-run';
+    throw new RunEnded('completed', 'dry-run', `dry run: stopped before "${s.name}", which would run ${command} on ${s.host}${s.cmd.stdin ? ' (with input)' : ''}; nothing was changed`);
+  }
+
+  /**
+   * Flapping guard, once per run, before its first change: when the last run of this workflow ID
+   * repaired the target less than `timers.flapGuard` ago, escalate instead of acting; the operator's
+   * "retry" acknowledges and lets the repair go ahead.
+   */
+  private async flapGuard(step: string): Promise<void> {
+    if (this.flapChecked) return;
+    this.flapChecked = true;
+    const at = this.settings.recentRepairAt;
+    const period = this.timers.flapGuard ?? '1h';
+    const age = at === undefined ? NaN : Date.now() - Date.parse(at);
+    if (!(age >= 0 && age < msOf(period))) return;
+    await this.escalate(
+      step,
+      `flapping guard: ${this.state.target} was repaired at ${at}`,
+      `The last run of ${workflowInfo().workflowId} repaired ${this.state.target} at ${at}, less than ${period} (timers.flapGuard) ago. ` +
+        `Nothing has been changed by this run. retry: repair again now; resolved: close without acting; abort: stop.`,
+    );
+  }
+
+  /** The state query's "next timer": a running wait's end, or a pending decision's next reminder. */
+  private nextTimerAt(): string | undefined {
+    if (this.state.pending) return this.reminderAt;
+    if (this.state.status !== 'waiting') return undefined;
+    return [...this.state.steps].reverse().find((st) => st.kind === 'wait' && !st.endedAt)?.until;
+  }
+
   /** A step that must succeed: a failure escalates, and the operator's "retry" runs it again. */
   async must<T>(s: Step<T>): Promise<T> {
     for (;;) {
@@ -179,16 +254,60 @@ export class Run {
     return this.must(s);
   }
 
+  /**
+   * Retry once, then escalate, for a sequence of steps (e.g. fix, wait, check): `attempt` runs the whole
+   * sequence and returns its verdict; a failed attempt runs once more at once, a second failure escalates,
+   * and the operator's "retry" runs the sequence again.
+   */
+  async retryOnceAll<T>(name: string, attempt: () => Promise<Verdict<T> & { evidence: string }>): Promise<T> {
+    for (let n = 1; ; n++) {
+      const v = await attempt();
+      if (v.ok) return v.value;
+      if (n > 1) await this.escalate(name, v.error, v.evidence);
+    }
+  }
+
   /** A durable timer. */
   async wait(name: string, duration: string): Promise<void> {
     const rec = this.record({ name, kind: 'wait' });
     const ms = msOf(duration);
     rec.until = new Date(Date.now() + ms).toISOString();
     this.setStatus('waiting');
-    await sleep(ms);
+    await sleep(ms, { summary: name });
     rec.endedAt = now();
     rec.verdict = 'done';
     this.setStatus('running');
+  }
+
+  /**
+   * Waits durably until `probe` returns a value (e.g. another run has finished): one timeline entry;
+   * a durable timer between probes, `every` doubling up to `max` so that a long wait keeps the history
+   * small. A probe that throws ends the wait with its error.
+   */
+  async poll<T>(name: string, probe: () => Promise<T | undefined>, every: string, max: string): Promise<T> {
+    const rec = this.record({ name, kind: 'wait' });
+    let pause = msOf(every);
+    const cap = Math.max(pause, msOf(max));
+    try {
+      for (;;) {
+        const v = await probe();
+        if (v !== undefined) {
+          rec.verdict = 'done';
+          return v;
+        }
+        rec.until = new Date(Date.now() + pause).toISOString();
+        this.setStatus('waiting');
+        await sleep(pause);
+        pause = Math.min(pause * 2, cap);
+      }
+    } catch (err) {
+      rec.verdict = 'error';
+      rec.reason = String(err instanceof ActivityFailure ? rootCause(err) : err);
+      throw err;
+    } finally {
+      rec.endedAt = now();
+      this.setStatus('running');
+    }
   }
 
   /**
@@ -196,6 +315,13 @@ export class Run {
    * Returns when the decision is "retry"; "resolved" and "abort" end the run.
    */
   async escalate(step: string, reason: string, evidence: string): Promise<void> {
+    if (this.settings.dryRun) {
+      // A dry run pages nobody and waits for nobody: it ends, recording what would have escalated.
+      const would = this.record({ name: `escalated: ${step}`, kind: 'escalation', reason, output: excerpt(evidence) });
+      would.endedAt = would.startedAt;
+      would.verdict = 'would-run';
+      throw new RunEnded('completed', 'dry-run', `dry run: would escalate at "${step}": ${reason}`);
+    }
     const rec = this.record({ name: `escalated: ${step}`, kind: 'escalation', reason });
     const d = await this.waitForDecision({ kind: 'escalation', step, reason, evidence, since: now() }, 'escalated');
     rec.endedAt = now();
@@ -212,8 +338,16 @@ export class Run {
    * Returns the approved choice (the proposal unless the operator picked another allowed value).
    */
   async approval(key: string, gate: { step: string; summary: string; evidence?: string; choices?: string[]; proposal?: string; always?: boolean }): Promise<string | undefined> {
+    this.resolvedBeforeRepair(gate.step);
     const policy = gate.always ? 'approve' : (this.settings.policy[key] ?? 'auto');
     if (policy === 'auto') return gate.proposal;
+    if (this.settings.dryRun) {
+      const would = this.record({ name: `approval: ${gate.step}`, kind: 'approval', reason: `dry run: would ask for approval: ${gate.summary}` });
+      would.endedAt = would.startedAt;
+      would.verdict = 'would-run';
+      return gate.proposal;
+    }
+    await this.flapGuard(gate.step);
     const rec = this.record({ name: `approval: ${gate.step}`, kind: 'approval', reason: gate.summary });
     const d = await this.waitForDecision(
       { kind: 'approval', step: gate.step, reason: gate.summary, evidence: gate.evidence ?? '', since: now(), choices: gate.choices, proposal: gate.proposal },
@@ -233,9 +367,12 @@ export class Run {
     this.setStatus(status);
     const reminder = pending.kind === 'escalation' ? this.timers.escalationReminder : this.timers.approvalReminder;
     await this.notify(pending.kind, pending);
-    while (!(await condition(() => this.decision !== undefined, msOf(reminder)))) {
+    for (;;) {
+      this.reminderAt = new Date(Date.now() + msOf(reminder)).toISOString();
+      if (await condition(() => this.decision !== undefined, msOf(reminder), { summary: `next reminder: ${pending.kind} at "${pending.step}"` })) break;
       await this.notify('reminder', pending);
     }
+    this.reminderAt = undefined;
     const d = this.decision as unknown as Decision;
     this.decision = undefined;
     this.state.pending = undefined;
@@ -292,7 +429,8 @@ export class Run {
 }
 
 export interface Done {
-  outcome: 'repaired' | 'nothing-to-do';
+  /** delegated: the work goes on in child runs (mysql-topology: one per cluster). */
+  outcome: 'repaired' | 'nothing-to-do' | 'delegated';
   summary: string;
 }
 

@@ -12,6 +12,8 @@ export interface Call {
   line: string;
   /** Test-server time (ms) when the command ran. */
   at: number;
+  /** What the command got on its standard input, if anything. */
+  stdin?: string;
 }
 
 export type Reply = Partial<Pick<ExecResult, 'exitCode' | 'stdout' | 'stderr' | 'disconnected' | 'timedOut'>> | Error;
@@ -23,14 +25,15 @@ export class FakeHosts {
 
   constructor(private readonly env: TestWorkflowEnvironment) {}
 
-  /** Replies for a command line prefix (e.g. "ic map cox"), used in order; the last one repeats. */
+  /** Replies for a command line prefix (e.g. "ic map cox", or "vkt03: cat /x" for one host), used in order; the last one repeats. */
   on(prefix: string, ...replies: Reply[]): this {
     this.script.set(prefix, replies);
     return this;
   }
 
-  private reply(line: string): Reply {
-    const key = [...this.script.keys()].filter((k) => line === k || line.startsWith(`${k} `)).sort((a, b) => b.length - a.length)[0];
+  private reply(line: string, host: string): Reply {
+    const matches = (k: string, l: string) => l === k || l.startsWith(`${k} `);
+    const key = [...this.script.keys()].filter((k) => matches(k, line) || matches(k, `${host}: ${line}`)).sort((a, b) => b.length - a.length)[0];
     if (key === undefined) return { exitCode: 127, stderr: `fake host: no script for ${line}` };
     const replies = this.script.get(key) as Reply[];
     return replies.length > 1 ? (replies.shift() as Reply) : replies[0];
@@ -40,8 +43,8 @@ export class FakeHosts {
     return {
       runCommand: async (req: RunCommandRequest): Promise<ExecResult> => {
         const line = req.argv.join(' ');
-        this.calls.push({ host: req.host, line, at: await this.env.currentTimeMs() });
-        const r = this.reply(line);
+        this.calls.push({ host: req.host, line, at: await this.env.currentTimeMs(), stdin: req.stdin });
+        const r = this.reply(line, req.host);
         if (r instanceof Error) throw r;
         return {
           host: req.host,

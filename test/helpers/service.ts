@@ -49,7 +49,7 @@ export async function startService(scenario: string, extraConfig: Record<string,
   const native = await NativeConnection.connect({ address: server.address });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: config.service.namespace });
-  const worker: Worker = await createWorker(native, config, { workflowBundle: await workflowBundle() });
+  const worker: Worker = await createWorker(native, config, { workflowBundle: await workflowBundle(), client });
   const running = worker.run();
   const tokens = { webhook: config.api.webhookToken ?? 'w'.repeat(32), operator: config.api.operatorToken ?? 'o'.repeat(32) };
   const api: http.Server = createApi(client, config, tokens);

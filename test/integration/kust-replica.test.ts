@@ -29,8 +29,8 @@ test('a check_mk alert through the API repairs cox-1 over SSH: ic map on the con
   assert.equal(srvOf('cox.vkt-4vm-879-standart-02.cox-1')?.repl, 'replfailed');
   const res = await post('/v1/alerts/checkmk', svc.tokens.webhook, 'text/plain', ALERT);
   assert.equal(res.status, 202);
-  const body = (await res.json()) as { results: { workflowId: string; started: boolean }[] };
-  assert.deepEqual(body.results.map((r) => [r.workflowId, r.started]), [['kust-replica/cox-1', true]]);
+  const body = (await res.json()) as { results: { workflowId: string; action: string }[] };
+  assert.deepEqual(body.results.map((r) => [r.workflowId, r.action]), [['kust-replica/cox-1', 'started']]);
 
   const result = (await svc.client.workflow.getHandle('kust-replica/cox-1').result()) as RunResult;
   assert.equal(result.status, 'completed');
@@ -48,7 +48,7 @@ test('bad input is refused with a 4xx and starts nothing', async () => {
     ['/v1/alerts/checkmk', 'wrong-token-wrong-token', 'text/plain', 403, /invalid token/],
     ['/v1/alerts/checkmk', svc.tokens.webhook, 'application/json', 415, /text\/plain/],
     ['/v1/alerts/checkmk', svc.tokens.webhook, 'text/plain', 400, /line 1/],
-    ['/v1/alerts/checkmk', svc.tokens.webhook, 'text/plain', 422, /not routable/],
+    ['/v1/alerts/checkmk', svc.tokens.webhook, 'text/plain', 422, /nothing routable/],
   ];
   const bodies = [ALERT, ALERT, 'garbage', '2 some_unknown_check - all is lost'];
   for (const [i, [path, token, type, status, message]] of cases.entries()) {
@@ -66,7 +66,7 @@ test('bad input is refused with a 4xx and starts nothing', async () => {
 test('a failing clean escalates; the operator retries through the API; a second trigger joins the open run', async () => {
   svc.lab.setState((s) => {
     s.maps.cox.blocks[1].srvs[1].repl = 'replfailed';
-    s.faults.push({ tool: 'clean_kust_replica.sh', failTimes: 1 });
+    s.faults.push({ tool: 'clean_kust_replica.sh', argsPrefix: ['cox-2'], failTimes: 1 });
   });
   const first = await startRun(svc.client, svc.config, 'kust-replica', { service: 'cox', instance: 'cox-2' }, 'test');
   assert.equal(first.started, true);
@@ -75,7 +75,7 @@ test('a failing clean escalates; the operator retries through the API; a second 
   assert.match(escalated.pending?.reason ?? '', /exit code 1/);
 
   const again = await startRun(svc.client, svc.config, 'kust-replica', { service: 'cox', instance: 'cox-2' }, 'test');
-  assert.deepEqual(again, { workflowId: 'kust-replica/cox-2', started: false });
+  assert.deepEqual(again, { workflowId: 'kust-replica/cox-2', started: false, signalled: true });
   await eventually(() => handle.query(stateQuery), (s) => s.seenAgain.count === 1);
 
   const refused = await post(`/v1/runs/${first.workflowId}/decision`, svc.tokens.operator, 'application/json', JSON.stringify({ action: 'retry', by: 'mallory' }));

@@ -182,3 +182,11 @@ test('findReplicaPair: refuses anything but exactly one slave and one main', () 
   const twoBlocks = parsed(`${COX}node cox-2 (1 buckets)\n  srv cox.h.cox-1 10.32.0.9:2510 alive main\n`);
   assert.match((findReplicaPair(twoBlocks, 'cox-1') as { error: string }).error, /appears in 2 node blocks: cox-1, cox-2/);
 });
+
+test('icmap: autoflip header with tabs, [ALERT] after a blank, and a disable reason other than the previous autoflip', () => {
+  const tabbed = parsed(FATE_BLOCKED.replace(/^autoflip: {2}disable.*manually\n\[ALERT\]/, 'autoflip:\tdisable\tdue to previous autoflip - have to unset manually [ALERT]'));
+  assert.deepEqual(tabbed.autoflip, { enabled: false, reason: 'due to previous autoflip - have to unset manually', alert: true });
+  // autoflip re-enables only the "previous autoflip" block: another reason must stay visible to it.
+  const other = parsed(`autoflip:  disable  by  operator  maintenance\n${COX}`);
+  assert.deepEqual(other.autoflip, { enabled: false, reason: 'by operator maintenance', alert: false });
+});

@@ -1,0 +1,87 @@
+/** Routing of every alert in RUNBOOKS.md (check_mk lines, and the same alerts as Alertmanager webhooks). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AlertmanagerPayloadSchema, routeAlertmanager, routeCheckMk } from '../client/intake';
+import { RUNBOOKS, workflowIdOf } from '../client/runbooks';
+import { parseCheckMkLine } from '../parsers/checkmk';
+
+const RUNBOOK_ALERTS: [string, string[]][] = [
+  ['2 snmpexec_mon_cox_1_status - - - replfailed (first: 2023-05-10/10:08:27, last: 2023-05-10/11:34:02, total: 3406)', ['kust-replica/cox-1']],
+  ['2 tarantool_badger_3_rep1_master1 slave_lag=0.01s;500.0;1000.0 slave_lag=0.01s;500.0;1000.0 replication status stopped(!)', ['tarantool-replica/badger-3']],
+  ['2 tarantool_badger_3_replication - - problems on upstreams:1', ['tarantool-replica/badger-3']],
+  ["2 orch_topo_check - orch topology is BAD: see 'im_utils --check-orch' for details", ['mysql-topology/fleet']],
+  ['2 ctlr_topo_check - ctlr topology is BAD: ctlr has no active replicas, check ctlr logs on vkt04', ['ctlr-replica/ctlr-1']],
+  ['2 ctlr_topo_check - - ctlr topology is BAD: autoflip blocked for maps: [fate]', ['autoflip/fate']],
+  ['2 ctlr_topo_check - - ctlr topology is BAD: autoflip blocked for maps: [fate, cox]', ['autoflip/fate', 'autoflip/cox']],
+  ['2 snmpexec_mon_mon_cox_12_status - - - replfailed', ['kust-replica/mon_cox-12']],
+];
+
+function ids(routes: { runbook: keyof typeof RUNBOOKS; params: Record<string, string> }[]): string[] {
+  return routes.map((r) => workflowIdOf(r.runbook, RUNBOOKS[r.runbook].target(r.params)));
+}
+
+test('every check_mk alert line of RUNBOOKS.md routes to its runbook and target', () => {
+  for (const [line, expected] of RUNBOOK_ALERTS) {
+    const parsed = parseCheckMkLine(line);
+    assert.ok(parsed.ok, line);
+    const routes = routeCheckMk(parsed.value);
+    assert.ok(routes.ok, `${line}: ${!routes.ok && routes.error}`);
+    assert.deepEqual(ids(routes.value), expected, line);
+  }
+});
+
+test('kust and tarantool routes carry service and instance; ctlr carries the suspect node', () => {
+  const route = (line: string) => {
+    const p = parseCheckMkLine(line);
+    assert.ok(p.ok);
+    const r = routeCheckMk(p.value);
+    assert.ok(r.ok);
+    return r.value;
+  };
+  assert.deepEqual(route(RUNBOOK_ALERTS[0][0]), [{ runbook: 'kust-replica', params: { service: 'cox', instance: 'cox-1' } }]);
+  assert.deepEqual(route(RUNBOOK_ALERTS[2][0]), [{ runbook: 'tarantool-replica', params: { service: 'badger', instance: 'badger-3' } }]);
+  assert.deepEqual(route(RUNBOOK_ALERTS[4][0]), [{ runbook: 'ctlr-replica', params: { node: 'vkt04' } }]);
+});
+
+test('the same alerts as Alertmanager webhooks: check_mk line in an annotation, or the check label with a summary', () => {
+  for (const [line, expected] of RUNBOOK_ALERTS) {
+    const a = { status: 'firing' as const, labels: { alertname: 'Replication' }, annotations: { checkmk_line: line }, startsAt: '' };
+    const r = routeAlertmanager(a, []);
+    assert.ok(r.ok, line);
+    assert.deepEqual(ids(r.value), expected);
+  }
+  const viaCheck = routeAlertmanager({ status: 'firing', labels: { check: 'tarantool_badger_3_replication' }, annotations: { summary: 'problems on upstreams:1' }, startsAt: '' }, []);
+  assert.ok(viaCheck.ok);
+  assert.deepEqual(ids(viaCheck.value), ['tarantool-replica/badger-3']);
+});
+
+test('unroutable and hostile alerts are refused with the reason', () => {
+  const lines = [
+    '2 some_other_check - disk full',
+    '2 snmpexec_mon_cox$(reboot)_1_status - - - replfailed',
+    '2 ctlr_topo_check - ctlr topology is BAD: ctlr has no active replicas, check ctlr logs on vkt04;reboot',
+  ];
+  for (const line of lines) {
+    const p = parseCheckMkLine(line);
+    const r = p.ok ? routeCheckMk(p.value) : p;
+    assert.equal(r.ok, false, line);
+  }
+});
+
+test('the Alertmanager schema accepts what Alertmanager 0.25 sends and refuses unknown fields', () => {
+  const payload = {
+    receiver: 'medic',
+    status: 'firing',
+    alerts: [{ status: 'firing', labels: { alertname: 'A' }, annotations: {}, startsAt: '2026-11-22T10:00:00Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: '0a1b' }],
+    groupLabels: {},
+    commonLabels: { alertname: 'A' },
+    commonAnnotations: {},
+    externalURL: 'http://127.0.0.1:9093',
+    version: '4',
+    groupKey: '{}:{}',
+    truncatedAlerts: 0,
+  };
+  assert.equal(AlertmanagerPayloadSchema.safeParse(payload).success, true);
+  assert.equal(AlertmanagerPayloadSchema.safeParse({ ...payload, extra: 1 }).success, false);
+  assert.equal(AlertmanagerPayloadSchema.safeParse({ ...payload, alerts: [{ ...payload.alerts[0], labels: { 'a b': 'x' } }] }).success, false);
+});

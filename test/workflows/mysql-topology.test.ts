@@ -1,0 +1,419 @@
+/**
+ * mysql-topology sequencing on the time-skipping test server: the fleet run reads orch_topo.sh once and
+ * starts one child run per cluster that needs anything; each child re-reads and repairs or escalates.
+ * Asserts the exact commands (with hosts and the run that issued them) and the simulated seconds between them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { Activities } from '../../activities';
+import { decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
+import { FakeHosts, Reply } from '../helpers/fake-hosts';
+import { testSettings } from '../helpers/settings';
+import { eventually, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+
+const CONTROL = 'vkt-control-01';
+const ORCH = '/usr/local/bin/orch_topo.sh';
+const CLUSTERS = ['files', 'keycloak', 'store'] as const;
+type Ns = (typeof CLUSTERS)[number];
+
+const pod = (ns: string, n: number) => `${ns}-mysql-mysql-cluster-im-db-mysql-${n}`;
+const hp = (ns: string, n: number) => `${pod(ns, n)}.mysql.${ns}:3306`;
+const line = (ns: string, n: number, marker: '' | '+' | '-', fields: string) => `${marker ? `${marker} ` : ''}${hp(ns, n)} (${pod(ns, n)}) [${fields}]`;
+const MASTER = '0s,ok,8.0.27-18,rw,ROW,>>,GTID';
+const REPLICA = '0s,ok,8.0.27-18,ro,ROW,>>,GTID';
+const ERRANT = '0s,ok,8.0.27-18,ro,ROW,>>,GTID:errant';
+const NONREPL = 'null,nonreplicating,8.0.27-18,ro,ROW,>>,GTID:errant';
+const healthy = (ns: string) => [line(ns, 0, '', MASTER), line(ns, 1, '+', REPLICA)];
+const errant = (ns: string) => [line(ns, 0, '', MASTER), line(ns, 1, '+', ERRANT)];
+const broken = (ns: string) => [line(ns, 0, '', MASTER), line(ns, 1, '-', NONREPL)];
+const reseeding = (ns: string) => [line(ns, 0, '', MASTER), line(ns, 1, '-', 'unknown,invalid,8.0.27-18,ro,ROW,>>,GTID')];
+const twoMasters = (ns: string) => [line(ns, 0, '', MASTER), line(ns, 1, '', NONREPL)];
+const noMaster = (ns: string) => [line(ns, 1, '', NONREPL)];
+/** orch_topo.sh output: every cluster healthy unless given. */
+const topo = (over: Partial<Record<Ns, string[]>> = {}) => `${CLUSTERS.flatMap((ns) => over[ns] ?? healthy(ns)).join('\n')}\n`;
+
+const goLog = (level: string, where: string, msg: string) => `25 Feb 25 15:29:31 854622 | ${level} | ${where} > ${msg} |`;
+const WEAVE = [goLog('WARN', 'pkg/weave/report.go:134', 'assuming weave is ready'), goLog('INFO', 'pkg/weave/weave.go:140', 'weave is ready'), goLog('WARN', 'pkg/weave/report.go:134', 'assuming weave is ready')];
+const reupLog = (ns: string, n = 1) =>
+  [...WEAVE, goLog('INFO', 'cmd/utils/main.go:497', `deleting pvc ${ns}:data-${pod(ns, n)}`), goLog('INFO', 'cmd/utils/main.go:499', `deleting pod ${ns}:${pod(ns, n)}`), ''].join('\n');
+const FIX_LOG = [...WEAVE, goLog('INFO', 'cmd/utils/main.go:566', 'locating errant transactions'), goLog('INFO', 'cmd/utils/main.go:601', 'errant transactions fixed'), ''].join('\n');
+/** `kubectl -n <ns> get po`; the replica's pod row is left out when status is undefined (just deleted). */
+const pods = (ns: string, ready?: string, status?: string) =>
+  [
+    'NAME                                      READY   STATUS     RESTARTS   AGE',
+    `${pod(ns, 0)}   5/5     Running    0          41d`,
+    ...(status ? [`${pod(ns, 1)}   ${ready}     ${status}   0          45s`] : []),
+    `${ns}-mysql-exporter-7d9f8b6c5-x2x4q      1/1     Running    0          41d`,
+    '',
+  ].join('\n');
+
+const FIX = (ns: string) => `im_utils --orch-fix-errants ${hp(ns, 1)}`;
+const REUP = (ns: string) => `im_utils --reup-mysql-replica ${hp(ns, 1)}`;
+const KUBECTL = (ns: string) => `kubectl -n ${ns} get po`;
+const on = (cmd: string) => `${CONTROL}: ${cmd}`;
+
+let env: TestWorkflowEnvironment;
+before(async () => {
+  env = await timeSkippingEnv();
+});
+after(async () => {
+  await env?.teardown();
+});
+
+interface RunCall {
+  run: string;
+  line: string;
+  at: number;
+}
+
+/** The fake hosts, plus which run issued each command and, optionally, replies computed from a shared state. */
+function activities(hosts: FakeHosts, runCalls: RunCall[], dynamic?: (line: string) => Reply | undefined): Activities {
+  const base = hosts.activities();
+  return {
+    ...base,
+    runCommand: async (req) => {
+      const line = req.argv.join(' ');
+      runCalls.push({ run: Context.current().info.workflowExecution?.workflowId ?? '?', line, at: await env.currentTimeMs() });
+      const r = await base.runCommand(req);
+      const d = dynamic?.(line);
+      if (d === undefined) return r;
+      if (d instanceof Error) throw d;
+      return { ...r, exitCode: d.exitCode ?? 0, stdout: d.stdout ?? '', stderr: d.stderr ?? '' };
+    },
+  };
+}
+
+type Handle = ReturnType<typeof env.client.workflow.getHandle>;
+const child = (ns: string): Handle => env.client.workflow.getHandle(`mysql-topology/${ns}`);
+
+let seq = 0;
+async function withFleet(
+  hosts: FakeHosts,
+  body: (fleet: Handle, runCalls: RunCall[]) => Promise<void>,
+  opts: { dynamic?: (line: string) => Reply | undefined; settings?: Record<string, unknown> } = {},
+) {
+  const taskQueue = `mysql-${++seq}`;
+  const runCalls: RunCall[] = [];
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: activities(hosts, runCalls, opts.dynamic) });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('mysqlTopology', { taskQueue, workflowId: `mysql-topology/fleet-${seq}`, args: [{ settings: testSettings('mysql-topology', opts.settings) }] });
+    try {
+      await body(handle, runCalls);
+    } finally {
+      // The children are abandoned by the fleet run: end them too, so that none holds the shared clock.
+      for (const h of [handle, ...CLUSTERS.map(child)]) await h.terminate('test finished').catch(() => undefined);
+    }
+  });
+}
+
+const state = (h: Handle) => h.query(stateQuery) as Promise<RunState>;
+const result = async (h: Handle) => (await h.result()) as RunResult;
+const exists = (h: Handle) =>
+  h.describe().then(
+    () => true,
+    (err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    },
+  );
+/** Simulated seconds between the commands of one run. */
+const gapsOf = (calls: RunCall[]) => calls.slice(1).map((c, i) => Math.round((c.at - calls[i].at) / 1000));
+const ofRun = (calls: RunCall[], run: string) => calls.filter((c) => c.run === run);
+const changing = (line: string) => line.startsWith('im_utils --reup') || line.startsWith('im_utils --orch-fix');
+
+test('healthy topology (a lagging and a downtimed replica included): one read, no child run, nothing done', async () => {
+  const lagging = [line('store', 0, '', MASTER), line('store', 1, '+', '25s,lag,8.0.27-18,ro,ROW,>>,GTID,downtimed')];
+  const hosts = new FakeHosts(env).on(ORCH, { stdout: topo({ store: lagging }) });
+  await withFleet(hosts, async (fleet) => {
+    const r = await result(fleet);
+    assert.equal(r.status, 'completed');
+    assert.equal(r.outcome, 'nothing-to-do');
+    assert.equal(r.summary, 'all clusters healthy: files, keycloak, store');
+    for (const ns of CLUSTERS) assert.equal(await exists(child(ns)), false, `no run for ${ns}`);
+  });
+  assert.deepEqual(hosts.sequence, [on(ORCH)]);
+  assert.equal(hosts.notifications.length, 0);
+});
+
+test('errant transactions fixed at the first recheck: fix, wait 2 min, orch_topo.sh clean', async () => {
+  const hosts = new FakeHosts(env).on(ORCH, { stdout: topo({ files: errant('files') }) }, { stdout: topo({ files: errant('files') }) }, { stdout: topo() }).on(FIX('files'), { stdout: FIX_LOG });
+  await withFleet(hosts, async (fleet, runCalls) => {
+    const f = await result(fleet);
+    assert.equal(f.outcome, 'delegated');
+    assert.equal(f.summary, `files: errant transactions on ${hp('files', 1)} -> mysql-topology/files; keycloak: healthy; store: healthy`);
+    assert.deepEqual(f.state.steps.map((s) => [s.kind, s.name]), [
+      ['command', 'read the topology'],
+      ['note', 'started mysql-topology/files'],
+    ]);
+    const r = await result(child('files'));
+    assert.equal(r.outcome, 'repaired');
+    assert.equal(r.state.target, 'files');
+    assert.deepEqual(r.state.steps.map((s) => [s.kind, s.name, s.verdict]), [
+      ['command', 'read the topology of files', 'ok'],
+      ['command', `fix errant transactions on ${hp('files', 1)}`, 'ok'],
+      ['wait', `${hp('files', 1)}: wait before the recheck`, 'done'],
+      ['command', `check ${hp('files', 1)} is clean`, 'ok'],
+    ]);
+    assert.deepEqual(runCalls.map((c) => c.run), [`mysql-topology/fleet-${seq}`, 'mysql-topology/files', 'mysql-topology/files', 'mysql-topology/files']);
+    for (const ns of ['keycloak', 'store']) assert.equal(await exists(child(ns)), false);
+  });
+  assert.deepEqual(hosts.sequence, [on(ORCH), on(ORCH), on(FIX('files')), on(ORCH)]);
+  assert.deepEqual(hosts.gapsSeconds, [0, 0, 120]);
+});
+
+test('errant transactions fixed after the retry: the retry runs the fix and the 2 min wait again (2 + 2 min)', async () => {
+  const e = { stdout: topo({ files: errant('files') }) };
+  const hosts = new FakeHosts(env).on(ORCH, e, e, e, { stdout: topo() }).on(FIX('files'), { stdout: FIX_LOG });
+  await withFleet(hosts, async (fleet) => {
+    await result(fleet);
+    const r = await result(child('files'));
+    assert.equal(r.outcome, 'repaired');
+    assert.deepEqual(r.state.steps.map((s) => [s.kind, s.verdict]), [
+      ['command', 'ok'],
+      ['command', 'ok'],
+      ['wait', 'done'],
+      ['command', 'failed'],
+      ['command', 'ok'],
+      ['wait', 'done'],
+      ['command', 'ok'],
+    ]);
+    assert.match(r.state.steps[3].reason ?? '', /still has errant transactions/);
+  });
+  assert.deepEqual(hosts.sequence, [on(ORCH), on(ORCH), on(FIX('files')), on(ORCH), on(FIX('files')), on(ORCH)]);
+  assert.deepEqual(hosts.gapsSeconds, [0, 0, 120, 0, 120]);
+  assert.equal(hosts.notifications.length, 0);
+});
+
+test('errant transactions never fixed: two (fix, 2 min, check) attempts, then escalation; retry runs the triple again; abort ends it', async () => {
+  const hosts = new FakeHosts(env).on(ORCH, { stdout: topo({ files: errant('files') }) }).on(FIX('files'), { stdout: FIX_LOG });
+  await withFleet(hosts, async (fleet) => {
+    await result(fleet);
+    const h = child('files');
+    await env.sleep('10m');
+    const s = await state(h);
+    assert.equal(s.status, 'escalated');
+    assert.equal(s.pending?.step, `fix errant transactions on ${hp('files', 1)}`);
+    assert.equal(s.pending?.reason, `${hp('files', 1)} still has errant transactions (GTID:errant)`);
+    assert.match(s.pending?.evidence ?? '', /GTID:errant\]/);
+    assert.deepEqual(hosts.sequence, [on(ORCH), on(ORCH), on(FIX('files')), on(ORCH), on(FIX('files')), on(ORCH)]);
+    assert.deepEqual(hosts.gapsSeconds, [0, 0, 120, 0, 120]);
+    assert.deepEqual(hosts.notifications.map((n) => [n.kind, n.runId]), [['escalation', 'mysql-topology/files']]);
+
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'alice' }] });
+    await env.sleep('5m');
+    assert.equal((await state(h)).status, 'escalated');
+    assert.equal(hosts.calls.length, 8);
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'abort', by: 'bob', comment: 'will look at the GTID sets' }] });
+    const r = await result(h);
+    assert.equal(r.status, 'aborted');
+    assert.match(r.summary, /bob aborted at "fix errant transactions on files-mysql-mysql-cluster-im-db-mysql-1\.mysql\.files:3306"/);
+  });
+  assert.deepEqual(hosts.sequence.slice(6), [on(FIX('files')), on(ORCH)]);
+  assert.deepEqual(hosts.gapsSeconds.slice(5), [0, 120]);
+});
+
+test('broken replica: reup on the control node, kubectl polled every 30 s until 5/5 Running, then the replica is + again', async () => {
+  const hosts = new FakeHosts(env)
+    .on(ORCH, { stdout: topo({ store: broken('store') }) }, { stdout: topo({ store: broken('store') }) }, { stdout: topo() })
+    .on(REUP('store'), { stdout: reupLog('store') })
+    .on(KUBECTL('store'), { stdout: pods('store') }, { stdout: pods('store', '0/5', 'Pending') }, { stdout: pods('store', '0/5', 'Init:0/2') }, { stdout: pods('store', '2/5', 'Running') }, { stdout: pods('store', '5/5', 'Running') });
+  await withFleet(hosts, async (fleet) => {
+    assert.equal((await result(fleet)).summary, `files: healthy; keycloak: healthy; store: broken replica ${hp('store', 1)} -> mysql-topology/store`);
+    const r = await result(child('store'));
+    assert.equal(r.outcome, 'repaired');
+    assert.equal(r.summary, `re-seeded ${hp('store', 1)}; replicating again`);
+    const polls = r.state.steps.filter((s) => s.name === `wait for pod store/${pod('store', 1)} to be 5/5 Running`);
+    assert.equal(polls.length, 5);
+    assert.deepEqual(r.state.steps.at(-1)?.name, `check ${hp('store', 1)} replicates`);
+  });
+  const k = on(KUBECTL('store'));
+  assert.deepEqual(hosts.sequence, [on(ORCH), on(ORCH), on(REUP('store')), k, k, k, k, k, on(ORCH)]);
+  assert.deepEqual(hosts.gapsSeconds, [0, 0, 30, 30, 30, 30, 30, 0]);
+  assert.equal(hosts.notifications.length, 0);
+});
+
+test('broken replica whose pod never gets ready: polls every 30 s, escalates at the 30 min give-up; nothing more until an operator decides', async () => {
+  const hosts = new FakeHosts(env)
+    .on(ORCH, { stdout: topo({ files: broken('files') }) })
+    .on(REUP('files'), { stdout: reupLog('files') })
+    .on(KUBECTL('files'), { stdout: pods('files', '0/5', 'Init:0/2') });
+  await withFleet(hosts, async (fleet) => {
+    await result(fleet);
+    const h = child('files');
+    await env.sleep('40m');
+    const s = await state(h);
+    assert.equal(s.status, 'escalated');
+    assert.equal(s.pending?.step, `wait for pod files/${pod('files', 1)} to be 5/5 Running`);
+    assert.equal(s.pending?.reason, `pod ${pod('files', 1)} is not 5/5 Running after 30m (last: 0/5 Init:0/2)`);
+    const reupAt = hosts.calls[2].at;
+    const polls = hosts.calls.slice(3);
+    assert.equal(polls.length, 60);
+    assert.ok(polls.every((c) => c.line === KUBECTL('files') && c.host === CONTROL));
+    assert.equal((polls[59].at - reupAt) / 1000, 30 * 60, 'escalated at the give-up time');
+    await env.sleep('2h');
+    assert.equal(hosts.calls.length, 63, 'no polling while escalated');
+    assert.equal((await state(h)).status, 'escalated');
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'abort', by: 'alice' }] });
+    assert.equal((await result(h)).status, 'aborted');
+  });
+  assert.deepEqual(hosts.sequence.slice(0, 3), [on(ORCH), on(ORCH), on(REUP('files'))]);
+  assert.deepEqual(hosts.gapsSeconds.slice(0, 62), [0, 0, ...Array(60).fill(30)]);
+  assert.ok(!hosts.sequence.slice(3).includes(on(ORCH)), 'no recheck of a replica whose pod is not ready');
+});
+
+test('broken replica not replicating at the recheck: one more orch_topo.sh after 2 min, then escalation', async () => {
+  const hosts = new FakeHosts(env)
+    .on(ORCH, { stdout: topo({ files: broken('files') }) }, { stdout: topo({ files: broken('files') }) }, { stdout: topo({ files: reseeding('files') }) })
+    .on(REUP('files'), { stdout: reupLog('files') })
+    .on(KUBECTL('files'), { stdout: pods('files', '5/5', 'Running') });
+  await withFleet(hosts, async (fleet) => {
+    await result(fleet);
+    await env.sleep('10m');
+    const s = await state(child('files'));
+    assert.equal(s.status, 'escalated');
+    assert.equal(s.pending?.step, `check ${hp('files', 1)} replicates`);
+    assert.equal(s.pending?.reason, `${hp('files', 1)} is still a broken replica (-): [unknown,invalid]`);
+  });
+  assert.deepEqual(hosts.sequence, [on(ORCH), on(ORCH), on(REUP('files')), on(KUBECTL('files')), on(ORCH), on(ORCH)]);
+  assert.deepEqual(hosts.gapsSeconds, [0, 0, 30, 0, 120]);
+});
+
+test('a reup log that names another pod escalates before any polling', async () => {
+  const hosts = new FakeHosts(env).on(ORCH, { stdout: topo({ files: broken('files') }) }).on(REUP('files'), { stdout: reupLog('files', 0) });
+  await withFleet(hosts, async (fleet) => {
+    await result(fleet);
+    const s = await eventually(() => state(child('files')), (st) => st.status === 'escalated');
+    assert.equal(s.pending?.step, `re-seed ${hp('files', 1)}`);
+    assert.equal(s.pending?.reason, `im_utils deleted pod files:${pod('files', 0)}, expected files:${pod('files', 1)}`);
+  });
+  assert.deepEqual(hosts.sequence, [on(ORCH), on(ORCH), on(REUP('files'))]);
+});
+
+test('two masters: that cluster escalates and nothing that changes anything runs; a retry re-reads and still changes nothing', async () => {
+  const hosts = new FakeHosts(env).on(ORCH, { stdout: topo({ files: twoMasters('files') }) });
+  await withFleet(hosts, async (fleet) => {
+    assert.equal((await result(fleet)).summary, 'files: two masters -> mysql-topology/files; keycloak: healthy; store: healthy');
+    const h = child('files');
+    const s = await eventually(() => state(h), (st) => st.status === 'escalated');
+    assert.equal(s.pending?.step, 'read the topology of files');
+    assert.equal(s.pending?.reason, 'cluster files: two masters; the runbook says escalate and change nothing');
+    assert.match(s.pending?.evidence ?? '', /^files-mysql-mysql-cluster-im-db-mysql-1\.mysql\.files:3306 .*\[null,nonreplicating,/m);
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'alice' }] });
+    await eventually(async () => ({ st: await state(h), n: hosts.calls.length }), (v) => v.st.status === 'escalated' && v.n === 3);
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'resolved', by: 'alice', comment: 'demoted mysql-1 by hand' }] });
+    assert.equal((await result(h)).outcome, 'resolved-by-operator');
+  });
+  assert.deepEqual(hosts.sequence, [on(ORCH), on(ORCH), on(ORCH)]);
+  assert.deepEqual(hosts.notifications.map((n) => n.kind), ['escalation', 'escalation']);
+});
+
+test('a replica without a master: that cluster escalates, nothing that changes anything runs', async () => {
+  const hosts = new FakeHosts(env).on(ORCH, { stdout: topo({ keycloak: noMaster('keycloak') }) });
+  await withFleet(hosts, async (fleet) => {
+    assert.equal((await result(fleet)).summary, 'files: healthy; keycloak: a replica without a master -> mysql-topology/keycloak; store: healthy');
+    const s = await eventually(() => state(child('keycloak')), (st) => st.status === 'escalated');
+    assert.equal(s.pending?.reason, 'cluster keycloak: a replica without a master; the runbook says escalate and change nothing');
+    await env.sleep('1h');
+  });
+  assert.deepEqual(hosts.sequence, [on(ORCH), on(ORCH)]);
+});
+
+test('three clusters, three problems in one run: each child acts on its own cluster; the escalated one stops nothing else', async () => {
+  // A shared simulated fleet, so the concurrent children see one consistent topology.
+  let filesErrant = true;
+  let storeReup = -1; // -1: broken; 0..: kubectl polls since the reup
+  const storeLines = () => (storeReup < 0 ? broken('store') : storeReup < 3 ? reseeding('store') : healthy('store'));
+  const dynamic = (l: string): Reply | undefined => {
+    if (l === ORCH) return { stdout: topo({ files: filesErrant ? errant('files') : healthy('files'), keycloak: twoMasters('keycloak'), store: storeLines() }) };
+    if (l === FIX('files')) {
+      filesErrant = false;
+      return { stdout: FIX_LOG };
+    }
+    if (l === REUP('store')) {
+      storeReup = 0;
+      return { stdout: reupLog('store') };
+    }
+    if (l === KUBECTL('store')) {
+      storeReup++;
+      return { stdout: storeReup < 3 ? pods('store', '2/5', 'Running') : pods('store', '5/5', 'Running') };
+    }
+    return undefined;
+  };
+  const hosts = new FakeHosts(env);
+  await withFleet(
+    hosts,
+    async (fleet, runCalls) => {
+      const f = await result(fleet);
+      assert.equal(f.outcome, 'delegated');
+      assert.equal(
+        f.summary,
+        `files: errant transactions on ${hp('files', 1)} -> mysql-topology/files; keycloak: two masters -> mysql-topology/keycloak; store: broken replica ${hp('store', 1)} -> mysql-topology/store`,
+      );
+      assert.deepEqual(f.state.steps.filter((s) => s.kind === 'note').map((s) => s.name), ['started mysql-topology/files', 'started mysql-topology/keycloak', 'started mysql-topology/store']);
+
+      const [files, store] = await Promise.all([result(child('files')), result(child('store'))]);
+      assert.equal(files.outcome, 'repaired');
+      assert.equal(store.outcome, 'repaired');
+      const k = await state(child('keycloak'));
+      assert.equal(k.status, 'escalated');
+      assert.equal(k.pending?.reason, 'cluster keycloak: two masters; the runbook says escalate and change nothing');
+
+      assert.deepEqual(ofRun(runCalls, `mysql-topology/fleet-${seq}`).map((c) => c.line), [ORCH]);
+      const filesCalls = ofRun(runCalls, 'mysql-topology/files');
+      assert.deepEqual(filesCalls.map((c) => c.line), [ORCH, FIX('files'), ORCH]);
+      assert.deepEqual(gapsOf(filesCalls), [0, 120]);
+      const storeCalls = ofRun(runCalls, 'mysql-topology/store');
+      assert.deepEqual(storeCalls.map((c) => c.line), [ORCH, REUP('store'), KUBECTL('store'), KUBECTL('store'), KUBECTL('store'), ORCH]);
+      assert.deepEqual(gapsOf(storeCalls), [0, 30, 30, 30, 0]);
+      assert.deepEqual(ofRun(runCalls, 'mysql-topology/keycloak').map((c) => c.line), [ORCH]);
+      assert.ok(!runCalls.some((c) => changing(c.line) && c.line.includes('keycloak')), 'nothing changes in the escalated cluster');
+      assert.ok(hosts.calls.every((c) => c.host === CONTROL));
+    },
+    { dynamic },
+  );
+});
+
+test('the child re-reads before acting: a cluster that healed meanwhile needs nothing', async () => {
+  const hosts = new FakeHosts(env).on(ORCH, { stdout: topo({ files: errant('files') }) }, { stdout: topo() });
+  await withFleet(hosts, async (fleet) => {
+    await result(fleet);
+    const r = await result(child('files'));
+    assert.equal(r.outcome, 'nothing-to-do');
+    assert.equal(r.summary, 'cluster files is healthy at the re-read');
+  });
+  assert.deepEqual(hosts.sequence, [on(ORCH), on(ORCH)]);
+});
+
+test('output not understood: a line of no cluster escalates the fleet run; a garbled line of one cluster escalates only that cluster', async () => {
+  const odd = `${topo()}Error: cannot reach orchestrator at http://orchestrator:3000\n`;
+  const garbled = topo({ store: [...healthy('store'), `+ ${hp('store', 2)} (${pod('store', 2)}) [0s,ok,8.0.27-18,ro,ROW,>>,GTID`] });
+  const hosts = new FakeHosts(env).on(ORCH, { stdout: odd }, { stdout: garbled });
+  await withFleet(hosts, async (fleet) => {
+    const s = await eventually(() => state(fleet), (st) => st.status === 'escalated');
+    assert.equal(s.pending?.step, 'read the topology');
+    assert.equal(s.pending?.reason, 'orch_topo.sh output not understood: line 7: unrecognised topology line "Error: cannot reach orchestrator at http://orchestrator:3000"');
+    for (const ns of CLUSTERS) assert.equal(await exists(child(ns)), false, 'no cluster run before the topology is understood');
+    await fleet.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'alice' }] });
+    const f = await result(fleet);
+    assert.match(f.summary, /^files: healthy; keycloak: healthy; store: not understood: line 7: unrecognised topology line .* -> mysql-topology\/store$/);
+    const st = await eventually(() => state(child('store')), (x) => x.status === 'escalated');
+    assert.match(st.pending?.reason ?? '', /^orch_topo\.sh output not understood: line 7: unrecognised topology line/);
+    for (const ns of ['files', 'keycloak']) assert.equal(await exists(child(ns)), false);
+  });
+  assert.deepEqual(hosts.sequence, [on(ORCH), on(ORCH), on(ORCH)]);
+});
+
+test('a cluster run for a namespace that fails its allow-list pattern fails before any command', async () => {
+  const hosts = new FakeHosts(env);
+  const taskQueue = `mysql-${++seq}`;
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: hosts.activities() });
+  await worker.runUntil(async () => {
+    const h = await env.client.workflow.start('mysqlTopologyCluster', { taskQueue, workflowId: `mysql-topology/bad-${seq}`, args: [{ namespace: 'files;reboot', settings: testSettings('mysql-topology') }] });
+    await assert.rejects(h.result(), (err: Error) => err instanceof WorkflowFailedError && /namespace .* rejected: contains shell metacharacter ;/.test(String(err.cause?.message)));
+  });
+  assert.equal(hosts.calls.length, 0);
+});
