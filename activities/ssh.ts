@@ -184,7 +184,7 @@ export class SshPool {
               /* ignore */
             }
             stream.close();
-          }, 2000).unref();
+          }, 500).unref();
         };
         const beat = opts.onProgress ? setInterval(opts.onProgress, opts.heartbeatMs ?? 5000) : undefined;
         const timer = setTimeout(() => stop('timeout'), timeoutMs);
