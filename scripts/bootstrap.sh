@@ -4,11 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# `npm install`, not `npm ci`: with this machine's npmrc (omit-lockfile-registry-resolved) npm 11
+# leaves other platforms' optional packages (@swc/core-*) out of the lock, and `npm ci` then refuses
+# the lock as out of sync. `npm install` installs the locked versions all the same.
 stamp=node_modules/.medic-lock-stamp
-if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
-  echo "bootstrap: installing npm packages (npm ci)" >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
-  cp package-lock.json "$stamp"
+if [ ! -f "$stamp" ] || ! cat package.json package-lock.json | cmp -s - "$stamp"; then
+  echo "bootstrap: installing npm packages" >&2
+  npm install --no-audit --no-fund --loglevel=error >&2
+  cat package.json package-lock.json > "$stamp"
 fi
 
 bash scripts/provision-temporal.sh
