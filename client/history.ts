@@ -165,6 +165,8 @@ export async function describeRun(client: Client, id: string, queryTimeoutMs = 5
 // ---- decisions ----
 
 const ACTIONS = ['retry', 'resolved', 'abort', 'approve', 'reject'] as const;
+/** A decision needs the run's worker to answer; past this the caller gets an error (the decision may still land). */
+const DECISION_TIMEOUT_MS = 30_000;
 const OPERATOR = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 /** Checks a decision's shape (the run itself checks it against what is pending and the approver list). */
@@ -188,11 +190,12 @@ export async function sendDecision(client: Client, id: string, decision: Decisio
   const d = await describe(client, workflowId);
   if (d.status.name !== 'RUNNING') throw new Conflict(`refused: the run ${workflowId} is closed (${d.status.name.toLowerCase()}); no decision is pending`);
   try {
-    return await client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, { args: [decision] });
+    return await client.connection.withDeadline(Date.now() + DECISION_TIMEOUT_MS, () => client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, { args: [decision] }));
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) throw new Conflict(`refused: ${err.cause?.message ?? err.message}`);
     if (err instanceof WorkflowNotFoundError) throw new Conflict(`refused: the run ${workflowId} closed meanwhile`);
-    throw err;
+    const cause = (err as Error).cause instanceof Error ? `: ${((err as Error).cause as Error).message}` : '';
+    throw new Error(`no answer from the run ${workflowId} within ${DECISION_TIMEOUT_MS / 1000} s (is a worker running?); the decision may still be applied when it runs, check with medic show: ${(err as Error).message}${cause}`);
   }
 }
 
@@ -468,7 +471,7 @@ export function formatHistory(h: RunHistory): string {
         lines.push(`${n}  notify ${e.notification?.kind}: ${e.notification?.text}  -> ${e.endedAt ? (e.notification?.delivered === false ? 'not configured (logged)' : 'delivered') : e.error ? `failed: ${e.error}` : 'pending'}${e.attempts && e.attempts > 1 ? ` (attempt ${e.attempts})` : ''}`);
         break;
       case 'timer':
-        lines.push(`${n}  timer ${e.name ? `"${e.name}" ` : ''}${Math.round((e.durationMs ?? 0) / 1000)} s, fires ${e.firesAt}  -> ${e.timer}${e.endedAt && e.timer !== 'fired' ? ` at ${e.endedAt}` : ''}`);
+        lines.push(`${n}  timer${e.name ? `: ${e.name},` : ''} ${Math.round((e.durationMs ?? 0) / 1000)} s, fires ${e.firesAt}  -> ${e.timer}${e.endedAt && e.timer !== 'fired' ? ` at ${e.endedAt}` : ''}`);
         break;
       case 'decision':
         lines.push(`${n}  decision (${e.via}): ${e.decision?.action} by ${e.decision?.by}${e.decision?.choice ? ` choice ${e.decision.choice}` : ''}${e.decision?.comment ? `: ${e.decision.comment}` : ''}${e.accepted === true ? '  -> accepted' : e.accepted === false ? `  -> refused: ${e.refusal ?? ''}` : ''}`);

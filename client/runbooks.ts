@@ -5,7 +5,7 @@
  */
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config/schema';
-import { check, INSTANCE, MAP, NODE, SERVICE } from '../parsers/patterns';
+import { check, CLUSTER, INSTANCE, MAP, NODE, SERVICE } from '../parsers/patterns';
 import { RunbookKey, RunbookName, RunResult, RunSettings, RunStatusKey, seenAgainSignal, TargetKey } from '../workflows/definitions';
 import { msOf } from '../workflows/duration';
 
@@ -25,6 +25,8 @@ export const RUNBOOKS: Record<RunbookName, RunbookSpec> = {
   // One controller pair (ctlr-1): every alert about it joins the open run.
   'ctlr-replica': { workflowType: 'ctlrReplica', params: { node: NODE }, target: () => 'ctlr-1' },
   'ctlr-roles': { workflowType: 'ctlrRoles', params: {}, target: () => 'ctlr-1' },
+  // One Galera cluster (config manticore.clusters.<cluster>): manticore-cluster/<cluster>.
+  'manticore-cluster': { workflowType: 'manticoreCluster', params: { cluster: CLUSTER }, target: (p) => p.cluster },
 };
 
 export class BadRequest extends Error {}
@@ -57,6 +59,7 @@ export function settingsFor(config: Config, runbook: RunbookName): RunSettings {
     policy: config.approvals[runbook] ?? {},
     approvers: config.api.approvers,
     ctlrNodes: config.ctlr?.nodes,
+    ...(runbook === 'manticore-cluster' ? { galeraClusters: config.manticore?.clusters } : {}),
     onResolvedBeforeRepair: config.intake.onResolvedBeforeRepair,
   };
 }

@@ -53,6 +53,10 @@ export const PathsSchema = z
     imDeployer: remotePath.default('/usr/local/bin/im_deployer'),
     ctlrTopoCheck: remotePath.default('/usr/lib/check_mk_agent/local/ctlr_topo_check.sh'),
     manticoreNewCluster: remotePath.default('manticore_new_cluster'),
+    /** manticore-cluster, MariaDB flavour: bootstrap, --wsrep-recover, and rewriting grastate.dat (case 6). */
+    galeraNewCluster: remotePath.default('galera_new_cluster'),
+    mariadbd: remotePath.default('mariadbd'),
+    tee: remotePath.default('tee'),
     mysql: remotePath.default('mysql'),
     ctlrConf: remotePath.default('/usr/local/etc/ctlr-1.conf'),
     ctlrData: remotePath.default('/data/ctlr-1'),
@@ -78,8 +82,29 @@ export const TimersSchema = z
     mysqlRecheckRetry: duration.default('2m'),
     /** Flapping guard: an automatic repair within this period after the last one escalates instead of acting. */
     flapGuard: duration.default('1h'),
+    /** manticore-cluster: pause between status looks while a node joins / a bootstrap becomes primary, and how long before escalating. */
+    galeraPoll: duration.default('10s'),
+    galeraSyncTimeout: duration.default('10m'),
   })
   .strict();
+
+/** A Galera cluster for manticore-cluster (Manticore Search by default, or MariaDB); lab/lab.ts writes this shape. */
+export const GaleraClusterSchema = z
+  .object({
+    flavour: z.enum(['manticore', 'mariadb']).default('manticore'),
+    /** Inventory host names; every command about a node runs on that node. */
+    nodes: z.array(hostName).min(2).max(16),
+    /** Where the node's SQL port is reached from the node itself (mysql -h <sqlHost> -P <sqlPort>). */
+    sqlHost: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'a host name or address').default('127.0.0.1'),
+    sqlPort: z.number().int().min(1).max(65535).default(9306),
+    sqlUser: z.string().regex(/^[A-Za-z0-9_]{1,32}$/, 'a SQL user name').optional(),
+    unit: z.string().regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'a systemd unit name').default('manticore'),
+    grastatePath: remotePath,
+    /** Where "WSREP: Recovered position" is read (Manticore: searchd.log; MariaDB: the --wsrep-recover --log-error file). */
+    logPath: remotePath.optional(),
+  })
+  .strict();
+export type GaleraClusterConfig = z.infer<typeof GaleraClusterSchema>;
 
 export type Policy = 'auto' | 'approve';
 export const ApprovalsSchema = z.record(z.string(), z.record(z.string(), z.enum(['auto', 'approve'])));
@@ -150,7 +175,7 @@ export const ConfigSchema = z
       .strict()
       .default({ seenAgainInterval: '5m', onResolvedBeforeRepair: 'finish', rules: [] }),
     ctlr: z.object({ nodes: z.array(hostName).length(2) }).strict().optional(),
-    manticore: z.unknown().optional(),
+    manticore: z.object({ clusters: z.record(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/i, 'a cluster name'), GaleraClusterSchema) }).strict().optional(),
     paths: PathsSchema.default(PathsSchema.parse({})),
     timers: TimersSchema.default(TimersSchema.parse({})),
     approvals: ApprovalsSchema.default({}),

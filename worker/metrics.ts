@@ -151,7 +151,7 @@ export class Metrics {
       this.finished.add({ runbook, outcome: result?.outcome ?? 'unknown' });
       for (const st of result?.state?.steps ?? []) {
         if (st.kind === 'escalation' && st.verdict !== 'would-run') this.escalations.add({ runbook });
-        if (st.kind === 'note' || !st.endedAt) continue;
+        if (st.kind === 'note' || st.verdict === 'would-run' || !st.endedAt) continue;
         const seconds = (Date.parse(st.endedAt) - Date.parse(st.startedAt)) / 1000;
         if (!(seconds >= 0)) continue;
         this.steps.add({ runbook, kind: st.kind }, seconds, '_sum');

@@ -4,9 +4,9 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Paths, Policy, Timers } from '../config/schema';
+import type { GaleraClusterConfig, Paths, Policy, Timers } from '../config/schema';
 
-export type RunbookName = 'kust-replica' | 'ctlr-replica' | 'ctlr-roles' | 'mysql-topology' | 'tarantool-replica' | 'autoflip';
+export type RunbookName = 'kust-replica' | 'ctlr-replica' | 'ctlr-roles' | 'manticore-cluster' | 'mysql-topology' | 'tarantool-replica' | 'autoflip';
 
 export type RunStatus = 'running' | 'waiting' | 'awaiting-approval' | 'escalated' | 'completed' | 'failed' | 'aborted';
 
@@ -21,6 +21,8 @@ export interface RunSettings {
   approvers: string[];
   /** The controller pair (config `ctlr.nodes`, inventory names); used by ctlr-replica and ctlr-roles. */
   ctlrNodes?: string[];
+  /** Galera clusters (config `manticore.clusters`); used by manticore-cluster. */
+  galeraClusters?: Record<string, GaleraClusterConfig>;
   /** When the alert resolves before a step that changes something: finish as resolved-before-repair, or carry on. */
   onResolvedBeforeRepair?: 'finish' | 'continue';
   /** Start option: run only the read-only steps; stop (outcome `dry-run`) at the first step that changes something. */

@@ -5,3 +5,4 @@ export { autoflip } from './autoflip';
 export { mysqlTopology, mysqlTopologyCluster } from './mysql-topology';
 export { ctlrReplica } from './ctlr-replica';
 export { ctlrRoles } from './ctlr-roles';
+export { manticoreCluster } from './manticore-cluster';

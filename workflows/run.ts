@@ -369,7 +369,7 @@ export class Run {
     await this.notify(pending.kind, pending);
     for (;;) {
       this.reminderAt = new Date(Date.now() + msOf(reminder)).toISOString();
-      if (await condition(() => this.decision !== undefined, msOf(reminder), { summary: `next reminder: ${pending.kind} at "${pending.step}"` })) break;
+      if (await condition(() => this.decision !== undefined, msOf(reminder), { summary: `next reminder of the pending ${pending.kind}` })) break;
       await this.notify('reminder', pending);
     }
     this.reminderAt = undefined;

@@ -12,7 +12,7 @@ import { WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { timelineOf } from '../../client/history';
+import { describeRun, runHistory, timelineOf } from '../../client/history';
 import { decideSignal, decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { FakeHosts } from '../helpers/fake-hosts';
 import { testConfig, testSettings } from '../helpers/settings';
@@ -124,10 +124,12 @@ test('approval gate: a name not on the approver list is refused (Update: error; 
 
 test('a decision when none is pending is refused, recorded nowhere, changes nothing; waiting shows when the timer fires', async () => {
   const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_OK });
+  let runId = '';
   await withRun(
     hosts,
     { instance: 'cox-1', settings: testSettings('kust-replica') },
-    async (h) => {
+    async (h, id) => {
+      runId = id;
       const s = await eventually(() => state(h), (st) => st.status === 'waiting');
       assert.equal(s.currentStep, 'settle before the clean');
       const firesIn = await minutesUntil(s.nextTimerAt);
@@ -160,6 +162,12 @@ test('a decision when none is pending is refused, recorded nowhere, changes noth
     { workflow: 'opsWaitThenClean' },
   );
   assert.deepEqual(hosts.gapsSeconds, [3600]);
+  // With no worker running any more: the history and the finished run's state still read.
+  const h = await runHistory(env.client, runId);
+  assert.deepEqual([h.closed, h.closeStatus, h.outcome, h.workflowType], [true, 'COMPLETED', 'repaired', 'opsWaitThenClean']);
+  assert.deepEqual(h.entries.filter((e) => e.kind === 'command').map((e) => e.exitCode), [0, 0]);
+  const d = await describeRun(env.client, runId);
+  assert.deepEqual([d.temporalStatus, d.status, d.stateFrom, d.state?.outcome], ['COMPLETED', 'completed', 'result', 'repaired']);
 });
 
 test('escalation decided by the decision signal: a wrong verb is recorded as refused, resolved closes the run', async () => {
