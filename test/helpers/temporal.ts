@@ -2,7 +2,9 @@
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { after, before } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { temporalBinaries } from '../../worker/binaries';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 
@@ -56,4 +58,44 @@ export async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boole
     if (Date.now() > deadline) throw new Error(`condition not reached in ${timeoutMs} ms; last value: ${JSON.stringify(v).slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+export type RunHandle = WorkflowHandle;
+
+let runSeq = 0;
+/**
+ * Runs one workflow on a task queue of its own with the given activities while `body` drives it
+ * (start, then query / update / await). A run the body leaves open is terminated, so that a failed
+ * assertion never leaves a run holding the shared clock.
+ */
+export async function withWorkflow(
+  env: TestWorkflowEnvironment,
+  opts: { workflowType: string; workflowId: string; input: unknown; activities: object; bundle?: { code: string } },
+  body: (h: RunHandle) => Promise<void>,
+): Promise<void> {
+  const taskQueue = `test-${++runSeq}`;
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: opts.bundle ?? (await workflowBundle()), activities: opts.activities });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(opts.workflowType, { taskQueue, workflowId: `${opts.workflowId}-${runSeq}`, args: [opts.input] });
+    try {
+      await body(handle);
+    } finally {
+      await handle.terminate('test finished').catch(() => undefined);
+    }
+  });
+}
+
+/** One time-skipping environment for the whole test file (tests share its clock: they run serially). */
+export function useTimeSkippingEnv(): () => TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  before(async () => {
+    env = await timeSkippingEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+  return () => {
+    if (!env) throw new Error('time-skipping environment not started');
+    return env;
+  };
 }

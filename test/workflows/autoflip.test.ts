@@ -4,14 +4,12 @@
  * outcome) are faked here and recorded in the same sequence as host "temporal".
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import { test } from 'node:test';
 import type { RunActivities, RunOutcome, RunRef } from '../../activities';
 import { decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { FakeHosts } from '../helpers/fake-hosts';
 import { testSettings } from '../helpers/settings';
-import { eventually, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { RunHandle, eventually, useTimeSkippingEnv, withWorkflow } from '../helpers/temporal';
 
 // RUNBOOKS.md autoflip step 1 (blocked, [ALERT] wrapped, lastseen wrapped) and the enabled shape.
 const BLOCKED = `autoflip:  disable  due  to  previous  autoflip  -  have  to  unset  manually
@@ -42,55 +40,40 @@ const RUNNING: RunOutcome = { status: 'RUNNING' };
 const done = (outcome: string, status = 'completed'): RunOutcome => ({ status: 'COMPLETED', result: { status, outcome, summary: `kust-replica ${outcome}` } });
 
 /** Scripted answers of the run activities, recorded in the hosts' call list. */
-function fakeRuns(env: TestWorkflowEnvironment, hosts: FakeHosts, open: RunRef[][], outcomes: RunOutcome[]): RunActivities {
+function fakeRuns(hosts: FakeHosts, open: RunRef[][], outcomes: RunOutcome[]): RunActivities {
   const next = <T>(list: T[], fallback: T): T => (list.length > 1 ? (list.shift() as T) : (list[0] ?? fallback));
   return {
     openReplicationRuns: async (service) => {
-      hosts.calls.push({ host: 'temporal', line: `openReplicationRuns ${service}`, at: await env.currentTimeMs() });
+      hosts.calls.push({ host: 'temporal', line: `openReplicationRuns ${service}`, at: await testEnv().currentTimeMs() });
       return next(open, []);
     },
     runOutcome: async ({ workflowId }) => {
-      hosts.calls.push({ host: 'temporal', line: `runOutcome ${workflowId}`, at: await env.currentTimeMs() });
+      hosts.calls.push({ host: 'temporal', line: `runOutcome ${workflowId}`, at: await testEnv().currentTimeMs() });
       return next(outcomes, { status: 'NOT_FOUND' });
     },
   };
 }
 
-let env: TestWorkflowEnvironment;
-before(async () => {
-  env = await timeSkippingEnv();
-});
-after(async () => {
-  await env?.teardown();
-});
-
-let seq = 0;
-async function withRun(hosts: FakeHosts, runs: RunActivities, body: (h: ReturnType<typeof env.client.workflow.getHandle>) => Promise<void>) {
-  const taskQueue = `autoflip-${++seq}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: { ...hosts.activities(), ...runs } });
-  await worker.runUntil(async () => {
-    const input = { map: 'fate', settings: testSettings('autoflip') };
-    const handle = await env.client.workflow.start('autoflip', { taskQueue, workflowId: `autoflip/fate-${seq}`, args: [input] });
-    try {
-      await body(handle);
-    } finally {
-      await handle.terminate('test finished').catch(() => undefined);
-    }
-  });
-}
+const testEnv = useTimeSkippingEnv();
+const withRun = (hosts: FakeHosts, runs: RunActivities, body: (h: RunHandle) => Promise<void>) =>
+  withWorkflow(
+    testEnv(),
+    { workflowType: 'autoflip', workflowId: 'autoflip/fate', input: { map: 'fate', settings: testSettings('autoflip') }, activities: { ...hosts.activities(), ...runs } },
+    body,
+  );
 
 const state = (h: { query: (q: typeof stateQuery) => Promise<RunState> }) => h.query(stateQuery);
 
-async function escalatedAt(h: ReturnType<typeof env.client.workflow.getHandle>, step: string, minutes: number): Promise<RunState> {
-  await env.sleep(`${minutes}m`);
+async function escalatedAt(h: RunHandle, step: string, minutes: number): Promise<RunState> {
+  await testEnv().sleep(`${minutes}m`);
   const s = await eventually(() => state(h), (s) => s.status === 'escalated');
   assert.equal(s.pending?.step, step);
   return s;
 }
 
 test('already enabled: one ic map, outcome nothing-to-do, no look at replication, nothing changed', async () => {
-  const hosts = new FakeHosts(env).on('ic map fate', { stdout: ENABLED });
-  await withRun(hosts, fakeRuns(env, hosts, [[KUST_RUN]], [RUNNING]), async (h) => {
+  const hosts = new FakeHosts(testEnv()).on('ic map fate', { stdout: ENABLED });
+  await withRun(hosts, fakeRuns(hosts, [[KUST_RUN]], [RUNNING]), async (h) => {
     const r = (await h.result()) as RunResult;
     assert.equal(r.status, 'completed');
     assert.equal(r.outcome, 'nothing-to-do');
@@ -99,8 +82,8 @@ test('already enabled: one ic map, outcome nothing-to-do, no look at replication
 });
 
 test('blocked, no replication problem: ic map, no open replication run, set_autoflip, ic map says enable', async () => {
-  const hosts = new FakeHosts(env).on('ic map fate', { stdout: BLOCKED }, { stdout: ENABLED }).on('ic set_autoflip fate enable', { stdout: SET_OK });
-  await withRun(hosts, fakeRuns(env, hosts, [[]], []), async (h) => {
+  const hosts = new FakeHosts(testEnv()).on('ic map fate', { stdout: BLOCKED }, { stdout: ENABLED }).on('ic set_autoflip fate enable', { stdout: SET_OK });
+  await withRun(hosts, fakeRuns(hosts, [[]], []), async (h) => {
     const r = (await h.result()) as RunResult;
     assert.equal(r.outcome, 'repaired');
     assert.deepEqual(r.state.steps.map((s) => [s.name, s.host ?? '', s.verdict]), [
@@ -115,8 +98,8 @@ test('blocked, no replication problem: ic map, no open replication run, set_auto
 });
 
 test('a replication run of the service is open: wait for it (1, 2, 4 min between looks), enable only after it repaired', async () => {
-  const hosts = new FakeHosts(env).on('ic map fate', { stdout: BLOCKED }, { stdout: ENABLED }).on('ic set_autoflip fate enable', { stdout: SET_OK });
-  await withRun(hosts, fakeRuns(env, hosts, [[KUST_RUN]], [RUNNING, RUNNING, RUNNING, done('repaired')]), async (h) => {
+  const hosts = new FakeHosts(testEnv()).on('ic map fate', { stdout: BLOCKED }, { stdout: ENABLED }).on('ic set_autoflip fate enable', { stdout: SET_OK });
+  await withRun(hosts, fakeRuns(hosts, [[KUST_RUN]], [RUNNING, RUNNING, RUNNING, done('repaired')]), async (h) => {
     const r = (await h.result()) as RunResult;
     assert.equal(r.outcome, 'repaired');
     const wait = r.state.steps.find((s) => s.name === 'wait for kust-replica/fate-1 to finish');
@@ -128,11 +111,11 @@ test('a replication run of the service is open: wait for it (1, 2, 4 min between
 });
 
 test('the replication run ended aborted: escalated, autoflip untouched; retry looks again and, nothing open, enables', async () => {
-  const hosts = new FakeHosts(env).on('ic map fate', { stdout: BLOCKED }, { stdout: ENABLED }).on('ic set_autoflip fate enable', { stdout: SET_OK });
-  await withRun(hosts, fakeRuns(env, hosts, [[KUST_RUN], []], [RUNNING, { status: 'COMPLETED', result: { status: 'aborted', outcome: 'aborted-by-operator', summary: 'alice aborted' } }]), async (h) => {
+  const hosts = new FakeHosts(testEnv()).on('ic map fate', { stdout: BLOCKED }, { stdout: ENABLED }).on('ic set_autoflip fate enable', { stdout: SET_OK });
+  await withRun(hosts, fakeRuns(hosts, [[KUST_RUN], []], [RUNNING, { status: 'COMPLETED', result: { status: 'aborted', outcome: 'aborted-by-operator', summary: 'alice aborted' } }]), async (h) => {
     const s = await escalatedAt(h, 'replication repaired first', 5);
     assert.match(s.pending?.reason ?? '', /replication of fate was not repaired: kust-replica\/fate-1: aborted \(aborted-by-operator\)/);
-    await env.sleep('1h');
+    await testEnv().sleep('1h');
     assert.deepEqual(hosts.sequence, [STEPS.map, STEPS.open, STEPS.outcome, STEPS.outcome], 'no set_autoflip while escalated');
     await h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'alice', comment: 'fate-1 re-seeded by hand' }] });
     const r = (await h.result()) as RunResult;
@@ -143,12 +126,12 @@ test('the replication run ended aborted: escalated, autoflip untouched; retry lo
 });
 
 test('set_autoflip fails twice: 1 min apart, then escalated; nothing else runs', async () => {
-  const hosts = new FakeHosts(env).on('ic map fate', { stdout: BLOCKED }).on('ic set_autoflip fate enable', { exitCode: 1, stderr: 'ERROR: ctlr not reachable\n' });
-  await withRun(hosts, fakeRuns(env, hosts, [[]], []), async (h) => {
+  const hosts = new FakeHosts(testEnv()).on('ic map fate', { stdout: BLOCKED }).on('ic set_autoflip fate enable', { exitCode: 1, stderr: 'ERROR: ctlr not reachable\n' });
+  await withRun(hosts, fakeRuns(hosts, [[]], []), async (h) => {
     const s = await escalatedAt(h, 'enable autoflip', 5);
     assert.match(s.pending?.reason ?? '', /exit code 1/);
     assert.match(s.pending?.evidence ?? '', /ctlr not reachable/);
-    await env.sleep('1h');
+    await testEnv().sleep('1h');
     assert.equal((await state(h)).status, 'escalated');
     await h.executeUpdate(decideUpdate, { args: [{ action: 'abort', by: 'bob' }] });
     assert.equal(((await h.result()) as RunResult).status, 'aborted');
@@ -159,8 +142,8 @@ test('set_autoflip fails twice: 1 min apart, then escalated; nothing else runs',
 });
 
 test('the map still says blocked after set_autoflip: the retry runs set_autoflip and the check again, then it is enabled', async () => {
-  const hosts = new FakeHosts(env).on('ic map fate', { stdout: BLOCKED }, { stdout: BLOCKED }, { stdout: ENABLED }).on('ic set_autoflip fate enable', { stdout: SET_OK });
-  await withRun(hosts, fakeRuns(env, hosts, [[]], []), async (h) => {
+  const hosts = new FakeHosts(testEnv()).on('ic map fate', { stdout: BLOCKED }, { stdout: BLOCKED }, { stdout: ENABLED }).on('ic set_autoflip fate enable', { stdout: SET_OK });
+  await withRun(hosts, fakeRuns(hosts, [[]], []), async (h) => {
     const r = (await h.result()) as RunResult;
     assert.equal(r.outcome, 'repaired');
     assert.deepEqual(r.state.steps.filter((s) => s.name === 'autoflip enabled').map((s) => s.verdict), ['failed', 'ok']);
@@ -170,8 +153,8 @@ test('the map still says blocked after set_autoflip: the retry runs set_autoflip
 });
 
 test('disabled without the "previous autoflip" reason (someone disabled it on purpose): escalated, never enabled', async () => {
-  const hosts = new FakeHosts(env).on('ic map fate', { stdout: DISABLED_BY_HAND });
-  await withRun(hosts, fakeRuns(env, hosts, [[]], []), async (h) => {
+  const hosts = new FakeHosts(testEnv()).on('ic map fate', { stdout: DISABLED_BY_HAND });
+  await withRun(hosts, fakeRuns(hosts, [[]], []), async (h) => {
     const s = await escalatedAt(h, 'autoflip blocked', 1);
     assert.match(s.pending?.reason ?? '', /disabled, but not "due to previous autoflip - have to unset manually" \(no reason given\)/);
     await h.executeUpdate(decideUpdate, { args: [{ action: 'resolved', by: 'alice' }] });

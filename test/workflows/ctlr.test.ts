@@ -1,13 +1,11 @@
 /** ctlr-replica and ctlr-roles sequencing on the time-skipping test server: exact commands, hosts, decisions. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { FakeHosts, Reply } from '../helpers/fake-hosts';
 import { testSettings } from '../helpers/settings';
-import { eventually, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { RunHandle, eventually, useTimeSkippingEnv, withWorkflow } from '../helpers/temporal';
 
 const CONF_PATH = '/usr/local/etc/ctlr-1.conf';
 const CHECK = '/usr/lib/check_mk_agent/local/ctlr_topo_check.sh';
@@ -44,7 +42,7 @@ const READS = [`vkt03: cat ${CONF_PATH}`, `vkt04: cat ${CONF_PATH}`, 'vkt03: nc 
 
 /** The scripted pair: both confs, one topology per node (replies in order), and the tools that change things. */
 function pair(t03: Reply[], t04: Reply[], mains: [string, string] = ['vkt03.weave.local', 'vkt03.weave.local']) {
-  return new FakeHosts(env)
+  return new FakeHosts(testEnv())
     .on(`vkt03: cat ${CONF_PATH}`, { stdout: conf('vkt03', mains[0]) })
     .on(`vkt04: cat ${CONF_PATH}`, { stdout: conf('vkt04', mains[1]) })
     .on('vkt03: nc 10.32.88.0 4020', ...t03)
@@ -58,30 +56,9 @@ function pair(t03: Reply[], t04: Reply[], mains: [string, string] = ['vkt03.weav
     .on(CHECK, CHECK_OK);
 }
 
-let env: TestWorkflowEnvironment;
-before(async () => {
-  env = await timeSkippingEnv();
-});
-after(async () => {
-  await env?.teardown();
-});
-
-type Handle = ReturnType<typeof env.client.workflow.getHandle>;
-let seq = 0;
-async function withRun(hosts: FakeHosts, workflow: 'ctlrReplica' | 'ctlrRoles', input: Record<string, unknown>, body: (h: Handle) => Promise<void>) {
-  const taskQueue = `ctlr-${++seq}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: hosts.activities() });
-  await worker.runUntil(async () => {
-    const id = workflow === 'ctlrReplica' ? 'ctlr-replica' : 'ctlr-roles';
-    const handle = await env.client.workflow.start(workflow, { taskQueue, workflowId: `${id}/ctlr-1-${seq}`, args: [input] });
-    try {
-      await body(handle);
-    } finally {
-      // A failed assertion must not leave a run behind that holds the shared clock.
-      await handle.terminate('test finished').catch(() => undefined);
-    }
-  });
-}
+const testEnv = useTimeSkippingEnv();
+const withRun = (hosts: FakeHosts, workflow: 'ctlrReplica' | 'ctlrRoles', input: Record<string, unknown>, body: (h: RunHandle) => Promise<void>) =>
+  withWorkflow(testEnv(), { workflowType: workflow, workflowId: `${workflow === 'ctlrReplica' ? 'ctlr-replica' : 'ctlr-roles'}/ctlr-1`, input, activities: hosts.activities() }, body);
 
 const CTLR = { ctlr: { nodes: ['vkt03', 'vkt04'] } };
 const replicaInput = (node: string, extra: Record<string, unknown> = {}) => ({ node, settings: testSettings('ctlr-replica', { ...CTLR, ...extra }) });
@@ -143,7 +120,7 @@ test('ctlr-replica: the peer is not "self main": escalates, nothing runs on the 
     assert.equal(s.pending?.step, 'check the main');
     assert.match(s.pending?.reason ?? '', /vkt03 must be "self main" and see vkt04 dead; it says "self"/);
     assert.match(s.pending?.evidence ?? '', /vkt03: topology\n {2}vkt03\.weave\.local 10\.32\.88\.0:2410 self\n/);
-    await env.sleep('2h');
+    await testEnv().sleep('2h');
     assert.equal((await state(h)).status, 'escalated', 'an escalation never finishes by itself');
     await h.executeUpdate(decideUpdate, { args: [{ action: 'abort', by: 'alice', comment: 'no main at all' }] });
     const r = (await h.result()) as RunResult;
@@ -235,7 +212,7 @@ test('ctlr-roles: the operator keeps the proposed node; no timeout approves, rem
     assert.match(s.pending?.reason ?? '', /Proposal: keep vkt03\. .*Both ctlr-1\.conf files name vkt03\.weave\.local \(vkt03\) as ipros_cluster_main/);
     assert.match(s.pending?.reason ?? '', /Nothing the nodes report shows which one took the main role last/);
     assert.match(s.pending?.evidence ?? '', /vkt04: topology\n {2}vkt03\.weave\.local 10\.32\.88\.0:2410 dead\n {2}vkt04\.weave\.local 10\.32\.96\.0:2410 self main/);
-    await env.sleep('3h');
+    await testEnv().sleep('3h');
     assert.equal((await state(h)).status, 'awaiting-approval', 'no timeout approves');
     assert.equal(hosts.notifications[0].kind, 'approval');
     assert.ok(hosts.notifications.filter((n) => n.kind === 'reminder').length >= 10, 'a reminder every 15 simulated minutes');
@@ -357,7 +334,7 @@ test('garbled topology escalates; a node outside the pair or a missing pair fail
   assert.deepEqual(garbled.sequence, READS.slice(0, 3));
 
   for (const input of [replicaInput('vkt05'), replicaInput('vkt04;reboot'), { node: 'vkt04', settings: testSettings('ctlr-replica') }]) {
-    const hosts = new FakeHosts(env);
+    const hosts = new FakeHosts(testEnv());
     await withRun(hosts, 'ctlrReplica', input, async (h) => {
       await assert.rejects(h.result(), (err: Error) => err instanceof WorkflowFailedError && /not one of the controller pair|rejected: contains shell metacharacter|pair is not configured/.test(String(err.cause?.message)));
     });

@@ -1,13 +1,11 @@
 /** kust-replica sequencing on the time-skipping test server: exact commands, hosts, waits and decisions. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { FakeHosts } from '../helpers/fake-hosts';
 import { testSettings } from '../helpers/settings';
-import { eventually, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { RunHandle, eventually, useTimeSkippingEnv, withWorkflow } from '../helpers/temporal';
 
 const MAP = `node cox-1 (2147483648 buckets)
   srv cox.vkt-4vm-879-standart-01.cox-1 10.32.0.1:2510 alive main
@@ -20,28 +18,9 @@ const MAP_NO_SLAVE = `node cox-1 (2147483648 buckets)
 const CLEAN_OK = `INFO: deleting /data/cox-1/snap/000001.snap\nINFO: deleting /data/cox-1/xlog/000002.xlog\nINFO: starting cox-1\nINFO: successfully started cox-1\n`;
 const CLEAN_BAD = `INFO: deleting /data/cox-1/snap/000001.snap\nINFO: starting cox-1\nERROR: cox-1 failed to start\n`;
 
-let env: TestWorkflowEnvironment;
-before(async () => {
-  env = await timeSkippingEnv();
-});
-after(async () => {
-  await env?.teardown();
-});
-
-let seq = 0;
-async function withRun(hosts: FakeHosts, input: Record<string, unknown>, body: (h: ReturnType<typeof env.client.workflow.getHandle>) => Promise<void>) {
-  const taskQueue = `kust-${++seq}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: hosts.activities() });
-  await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('kustReplica', { taskQueue, workflowId: `kust-replica/cox-1-${seq}`, args: [input] });
-    try {
-      await body(handle);
-    } finally {
-      // A failed assertion must not leave a run behind that holds the shared clock.
-      await handle.terminate('test finished').catch(() => undefined);
-    }
-  });
-}
+const testEnv = useTimeSkippingEnv();
+const withRun = (hosts: FakeHosts, input: Record<string, unknown>, body: (h: RunHandle) => Promise<void>) =>
+  withWorkflow(testEnv(), { workflowType: 'kustReplica', workflowId: 'kust-replica/cox-1', input, activities: hosts.activities() }, body);
 
 /** An Update refused by the run's validator, with this reason. */
 const refused = (reason: RegExp) => (err: Error) => err instanceof WorkflowUpdateFailedError && reason.test(String(err.cause?.message));
@@ -49,7 +28,7 @@ const input = (extra: Record<string, unknown> = {}) => ({ service: 'cox', instan
 const state = (h: { query: (q: typeof stateQuery) => Promise<RunState> }) => h.query(stateQuery);
 
 test('success: ic map on the control node, then the clean script on the slave host, nothing else', async () => {
-  const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_OK });
+  const hosts = new FakeHosts(testEnv()).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_OK });
   await withRun(hosts, input(), async (h) => {
     const r = (await h.result()) as RunResult;
     assert.equal(r.status, 'completed');
@@ -65,7 +44,7 @@ test('success: ic map on the control node, then the clean script on the slave ho
 });
 
 test('no slave in the map: escalates with the map as evidence, runs nothing on any replica; abort ends it', async () => {
-  const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP_NO_SLAVE });
+  const hosts = new FakeHosts(testEnv()).on('ic map cox', { stdout: MAP_NO_SLAVE });
   await withRun(hosts, input(), async (h) => {
     const s = await eventually(() => state(h), (s) => s.status === 'escalated');
     assert.equal(s.pending?.step, 'find the slave');
@@ -80,11 +59,11 @@ test('no slave in the map: escalates with the map as evidence, runs nothing on a
   assert.deepEqual(hosts.sequence, ['vkt-control-01: ic map cox']);
   assert.equal(hosts.notifications.length, 1);
   assert.equal(hosts.notifications[0].kind, 'escalation');
-  assert.equal(hosts.notifications[0].runId, `kust-replica/cox-1-${seq}`);
+  assert.match(hosts.notifications[0].runId, /^kust-replica\/cox-1-\d+$/);
 });
 
 test('bad clean output: escalation, operator retry, the clean runs again and succeeds', async () => {
-  const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_BAD }, { stdout: CLEAN_OK });
+  const hosts = new FakeHosts(testEnv()).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_BAD }, { stdout: CLEAN_OK });
   await withRun(hosts, input(), async (h) => {
     const s = await eventually(() => state(h), (s) => s.status === 'escalated');
     assert.match(s.pending?.reason ?? '', /expected "INFO: starting cox-1", got "INFO: starting cox-1"|expected "INFO: successfully started cox-1", got "ERROR: cox-1 failed to start"/);
@@ -112,15 +91,15 @@ test('bad clean output: escalation, operator retry, the clean runs again and suc
 });
 
 test('an escalation reminds every 30 simulated minutes and never finishes by itself; resolved closes it', async () => {
-  const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { exitCode: 1, stderr: 'cannot stop cox-1' });
+  const hosts = new FakeHosts(testEnv()).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { exitCode: 1, stderr: 'cannot stop cox-1' });
   await withRun(hosts, input(), async (h) => {
     await eventually(() => state(h), (s) => s.status === 'escalated');
-    const t0 = await env.currentTimeMs();
-    await env.sleep('65m');
+    const t0 = await testEnv().currentTimeMs();
+    await testEnv().sleep('65m');
     const s = await state(h);
     assert.equal(s.status, 'escalated');
     assert.deepEqual(hosts.notifications.map((n) => n.kind), ['escalation', 'reminder', 'reminder']);
-    assert.ok((await env.currentTimeMs()) - t0 >= 65 * 60_000);
+    assert.ok((await testEnv().currentTimeMs()) - t0 >= 65 * 60_000);
     await h.executeUpdate(decideUpdate, { args: [{ action: 'resolved', by: 'alice', comment: 're-seeded by hand' }] });
     const r = (await h.result()) as RunResult;
     assert.equal(r.status, 'completed');
@@ -130,12 +109,12 @@ test('an escalation reminds every 30 simulated minutes and never finishes by its
 });
 
 test('approval policy "approve": waits for an operator before the clean, then runs it', async () => {
-  const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_OK });
+  const hosts = new FakeHosts(testEnv()).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_OK });
   await withRun(hosts, input({ approvals: { 'kust-replica': { clean: 'approve' } } }), async (h) => {
     const s = await eventually(() => state(h), (s) => s.status === 'awaiting-approval');
     assert.match(s.pending?.reason ?? '', /clean_kust_replica\.sh cox-1 on vkt-4vm-879-standart-02/);
     assert.deepEqual(hosts.sequence, ['vkt-control-01: ic map cox']);
-    await env.sleep('3h');
+    await testEnv().sleep('3h');
     assert.equal((await state(h)).status, 'awaiting-approval', 'no timeout approves');
     await h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice' }] });
     const r = (await h.result()) as RunResult;
@@ -146,7 +125,7 @@ test('approval policy "approve": waits for an operator before the clean, then ru
 });
 
 test('a value that fails its allow-list pattern fails the run before any command', async () => {
-  const hosts = new FakeHosts(env);
+  const hosts = new FakeHosts(testEnv());
   await withRun(hosts, { ...input(), service: 'cox;reboot', instance: 'cox;reboot-1' }, async (h) => {
     await assert.rejects(h.result(), (err: Error) => err instanceof WorkflowFailedError && /service .* rejected: contains shell metacharacter ;/.test(String(err.cause?.message)));
   });

@@ -1,12 +1,10 @@
 /** tarantool-replica sequencing on the time-skipping test server: exact commands, hosts and the simulated time between them. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import { test } from 'node:test';
 import { decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { FakeHosts } from '../helpers/fake-hosts';
 import { testSettings } from '../helpers/settings';
-import { eventually, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { RunHandle, eventually, useTimeSkippingEnv, withWorkflow } from '../helpers/temporal';
 
 // RUNBOOKS.md tarantool-replica step 1: tab-separated, trailing tabs on the node line.
 const MAP =
@@ -40,43 +38,28 @@ const STEPS = {
   restart: `${MAIN}: systemctl restart tarantool@badger-3 badger-3`,
 };
 
-let env: TestWorkflowEnvironment;
-before(async () => {
-  env = await timeSkippingEnv();
-});
-after(async () => {
-  await env?.teardown();
-});
-
-let seq = 0;
-async function withRun(hosts: FakeHosts, body: (h: ReturnType<typeof env.client.workflow.getHandle>) => Promise<void>) {
-  const taskQueue = `tnt-${++seq}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: hosts.activities() });
-  await worker.runUntil(async () => {
-    const input = { service: 'badger', instance: 'badger-3', settings: testSettings('tarantool-replica') };
-    const handle = await env.client.workflow.start('tarantoolReplica', { taskQueue, workflowId: `tarantool-replica/badger-3-${seq}`, args: [input] });
-    try {
-      await body(handle);
-    } finally {
-      await handle.terminate('test finished').catch(() => undefined);
-    }
-  });
-}
+const testEnv = useTimeSkippingEnv();
+const withRun = (hosts: FakeHosts, body: (h: RunHandle) => Promise<void>) =>
+  withWorkflow(
+    testEnv(),
+    { workflowType: 'tarantoolReplica', workflowId: 'tarantool-replica/badger-3', input: { service: 'badger', instance: 'badger-3', settings: testSettings('tarantool-replica') }, activities: hosts.activities() },
+    body,
+  );
 
 const state = (h: { query: (q: typeof stateQuery) => Promise<RunState> }) => h.query(stateQuery);
 
 /** Lets the simulated clock run past every wait of the procedure, then expects an escalation at `step`. */
-async function escalatedAt(h: ReturnType<typeof env.client.workflow.getHandle>, step: string, minutes = 25): Promise<RunState> {
-  await env.sleep(`${minutes}m`);
+async function escalatedAt(h: RunHandle, step: string, minutes = 25): Promise<RunState> {
+  await testEnv().sleep(`${minutes}m`);
   const s = await eventually(() => state(h), (s) => s.status === 'escalated');
   assert.equal(s.pending?.step, step);
   return s;
 }
 
 /** Nothing more runs while escalated (an hour of simulated time), then the operator aborts. */
-async function abortAfterAnHour(h: ReturnType<typeof env.client.workflow.getHandle>, hosts: FakeHosts): Promise<RunResult> {
+async function abortAfterAnHour(h: RunHandle, hosts: FakeHosts): Promise<RunResult> {
   const calls = hosts.calls.length;
-  await env.sleep('1h');
+  await testEnv().sleep('1h');
   assert.equal((await state(h)).status, 'escalated');
   assert.equal(hosts.calls.length, calls, 'nothing runs while escalated');
   await h.executeUpdate(decideUpdate, { args: [{ action: 'abort', by: 'alice' }] });
@@ -86,7 +69,7 @@ async function abortAfterAnHour(h: ReturnType<typeof env.client.workflow.getHand
 }
 
 test('success: map, clean, [10 s] both units active, [5 min] flip, [5 min] roles swapped, restart of the former main', async () => {
-  const hosts = new FakeHosts(env)
+  const hosts = new FakeHosts(testEnv())
     .on('ic map badger', { stdout: MAP }, { stdout: MAP_SWAPPED })
     .on('clean_tnt_replica.sh badger-3', { stdout: CLEAN_OK })
     .on('systemctl is-active', { stdout: 'active\nactive\n' })
@@ -114,7 +97,7 @@ test('success: map, clean, [10 s] both units active, [5 min] flip, [5 min] roles
 });
 
 test('the flip fails once (no "started"/"OK"): 5 more minutes, the second flip succeeds and the run goes on', async () => {
-  const hosts = new FakeHosts(env)
+  const hosts = new FakeHosts(testEnv())
     .on('ic map badger', { stdout: MAP }, { stdout: MAP_SWAPPED })
     .on('clean_tnt_replica.sh badger-3', { stdout: CLEAN_OK })
     .on('systemctl is-active', { stdout: 'active\nactive\n' })
@@ -133,7 +116,7 @@ test('the flip fails once (no "started"/"OK"): 5 more minutes, the second flip s
 });
 
 test('the flip fails twice: escalated after the second, nothing after it runs', async () => {
-  const hosts = new FakeHosts(env)
+  const hosts = new FakeHosts(testEnv())
     .on('ic map badger', { stdout: MAP })
     .on('clean_tnt_replica.sh badger-3', { stdout: CLEAN_OK })
     .on('systemctl is-active', { stdout: 'active\nactive\n' })
@@ -150,7 +133,7 @@ test('the flip fails twice: escalated after the second, nothing after it runs', 
 });
 
 test('bad clean output: escalated at once, no settle wait, no flip', async () => {
-  const hosts = new FakeHosts(env).on('ic map badger', { stdout: MAP }).on('clean_tnt_replica.sh badger-3', { stdout: CLEAN_BAD });
+  const hosts = new FakeHosts(testEnv()).on('ic map badger', { stdout: MAP }).on('clean_tnt_replica.sh badger-3', { stdout: CLEAN_BAD });
   await withRun(hosts, async (h) => {
     const s = await escalatedAt(h, 'clean the replica', 1);
     assert.match(s.pending?.reason ?? '', /line 5 of the last 5: expected "INFO: successfully started badger-3", got "ERROR: badger-3 failed to start"/);
@@ -162,7 +145,7 @@ test('bad clean output: escalated at once, no settle wait, no flip', async () =>
 });
 
 test('a unit not active after the settle wait (systemctl exits 3): escalated, no flip', async () => {
-  const hosts = new FakeHosts(env)
+  const hosts = new FakeHosts(testEnv())
     .on('ic map badger', { stdout: MAP })
     .on('clean_tnt_replica.sh badger-3', { stdout: CLEAN_OK })
     .on('systemctl is-active', { exitCode: 3, stdout: 'active\nfailed\n' });
@@ -176,7 +159,7 @@ test('a unit not active after the settle wait (systemctl exits 3): escalated, no
 });
 
 test('roles not swapped after the flip: escalated, no restart; the operator\'s retry looks again and finishes', async () => {
-  const hosts = new FakeHosts(env)
+  const hosts = new FakeHosts(testEnv())
     .on('ic map badger', { stdout: MAP }, { stdout: MAP }, { stdout: MAP_SWAPPED })
     .on('clean_tnt_replica.sh badger-3', { stdout: CLEAN_OK })
     .on('systemctl is-active', { stdout: 'active\nactive\n' })
@@ -186,7 +169,7 @@ test('roles not swapped after the flip: escalated, no restart; the operator\'s r
     const s = await escalatedAt(h, 'roles swapped');
     assert.match(s.pending?.reason ?? '', /roles not swapped: main is badger\.vkt-4vm-675-standart-02\.badger-3/);
     const calls = hosts.calls.length;
-    await env.sleep('1h');
+    await testEnv().sleep('1h');
     assert.equal(hosts.calls.length, calls, 'no restart while escalated');
     assert.deepEqual(hosts.sequence, [STEPS.map, STEPS.clean, STEPS.active, STEPS.flip, STEPS.verify]);
     await h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'bob' }] });
