@@ -111,21 +111,23 @@ export class Metrics {
     }
   }
 
-  private async newRuns(query: string, field: 'startTime' | 'closeTime', counted: Map<string, number>, cursor: number): Promise<{ runs: RunSummary[]; cursor: number }> {
+  /**
+   * Runs whose start / close time is past the cursor (less the look-back) and not yet counted: `count`
+   * each, then remember it; a failure midway leaves the rest for the next scrape. Returns the new cursor.
+   */
+  private async newRuns(query: string, field: 'startTime' | 'closeTime', counted: Map<string, number>, cursor: number, count: (r: RunSummary) => Promise<void> | void): Promise<number> {
     const from = new Date(Math.max(this.since, cursor - LOOKBACK_MS)).toISOString();
     const fieldName = field === 'startTime' ? 'StartTime' : 'CloseTime';
-    const all = await this.listAll(`${query} AND ${fieldName} >= '${from}'`);
-    const fresh: RunSummary[] = [];
     let next = cursor;
-    for (const r of all) {
+    for (const r of await this.listAll(`${query} AND ${fieldName} >= '${from}'`)) {
       const t = Date.parse(r[field] ?? '');
       if (!(t >= this.since) || counted.has(r.runId)) continue;
+      await count(r);
       counted.set(r.runId, t);
-      fresh.push(r);
       next = Math.max(next, t);
     }
     for (const [id, t] of counted) if (t < next - 2 * LOOKBACK_MS) counted.delete(id);
-    return { runs: fresh, cursor: next };
+    return next;
   }
 
   private listAll(query: string): Promise<RunSummary[]> {
@@ -133,19 +135,17 @@ export class Metrics {
   }
 
   private async collectStarted(): Promise<void> {
-    const { runs, cursor } = await this.newRuns("Runbook != ''", 'startTime', this.countedStart, this.startCursor);
-    this.startCursor = cursor;
-    for (const r of runs) this.started.add({ runbook: r.runbook ?? 'unknown', dry_run: String(r.workflowId.startsWith('dry-run/')) });
+    this.startCursor = await this.newRuns("Runbook != ''", 'startTime', this.countedStart, this.startCursor, (r) => {
+      this.started.add({ runbook: r.runbook ?? 'unknown', dry_run: String(r.workflowId.startsWith('dry-run/')) });
+    });
   }
 
   private async collectFinished(): Promise<void> {
-    const { runs, cursor } = await this.newRuns("Runbook != '' AND ExecutionStatus != 'Running'", 'closeTime', this.countedClose, this.closeCursor);
-    this.closeCursor = cursor;
-    for (const r of runs) {
+    this.closeCursor = await this.newRuns("Runbook != '' AND ExecutionStatus != 'Running'", 'closeTime', this.countedClose, this.closeCursor, async (r) => {
       const runbook = r.runbook ?? 'unknown';
       if (r.temporalStatus !== 'COMPLETED') {
         this.finished.add({ runbook, outcome: r.temporalStatus.toLowerCase() });
-        continue;
+        return;
       }
       const result = (await this.client.workflow.getHandle(r.workflowId, r.runId).result()) as RunResult | undefined;
       this.finished.add({ runbook, outcome: result?.outcome ?? 'unknown' });
@@ -157,7 +157,7 @@ export class Metrics {
         this.steps.add({ runbook, kind: st.kind }, seconds, '_sum');
         this.steps.add({ runbook, kind: st.kind }, 1, '_count');
       }
-    }
+    });
   }
 
   private async collectOpen(): Promise<void> {
