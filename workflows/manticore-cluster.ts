@@ -118,18 +118,21 @@ export async function manticoreCluster(input: ManticoreClusterInput): Promise<Ru
             break;
           }
         }
-        acted = true;
         if (failed && !failed.ok) {
           await run.escalate(`bootstrap ${node}`, `${failed.error}; the bootstrap is not repeated automatically (retry re-surveys; a second bootstrap is refused)`, failed.evidence);
           continue;
         }
+        acted = true;
         // Wait until the new component is primary before anything else starts.
         await waitUntil(node, true);
         if (b.groups) group = b.groups.find((g) => g.includes(node));
       }
 
-      // 4. Start the other nodes normally, one at a time, each verified synced before the next.
-      for (const node of plan.start) {
+      // 4. Start the other nodes normally, one at a time, each verified synced before the next
+      //    (the proposed bootstrap node too, when the operator chose another one).
+      const chosen = bootstrapped;
+      const toStart = nodes.filter((n) => n !== chosen && (plan.start.includes(n) || (plan.bootstrap?.how !== 'pc-bootstrap' && n === plan.bootstrap?.node)));
+      for (const node of toStart) {
         await run.must({ name: `start ${node}`, host: node, changes: true, cmd: f.start, judge: () => ok(true as const) });
         acted = true;
         await waitUntil(node, false);

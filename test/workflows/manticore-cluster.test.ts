@@ -184,7 +184,7 @@ test('case 6: the operator chooses among the freshest nodes; manticore_new_clust
     assert.deepEqual(s.pending?.choices, ['mc-a', 'mc-b']);
     assert.equal(s.pending?.proposal, 'mc-a');
     assert.match(s.pending?.evidence ?? '', /mc-c: position 139 \(recovered position\)/);
-    await assert.rejects(h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice', choice: 'mc-c' }] }), /not one of: mc-a, mc-b/);
+    await assert.rejects(h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice', choice: 'mc-c' }] }), (err: Error) => /not one of: mc-a, mc-b/.test(String((err.cause as Error | undefined)?.message)));
     await h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice', choice: 'mc-b' }] });
     assert.equal(((await h.result()) as RunResult).outcome, 'repaired');
   });
