@@ -7,7 +7,7 @@
  *   medic_runs_finished_total{runbook,outcome}       counter: runs that closed since this process started;
  *                                                     outcome = the run's outcome (repaired, nothing-to-do,
  *                                                     resolved-by-operator, aborted-by-operator, rejected,
- *                                                     resolved-before-repair, dry-run, delegated) or Temporal's
+ *                                                     resolved-before-repair, dry-run, escalated) or Temporal's
  *                                                     close status (failed, terminated, timed_out, canceled)
  *   medic_escalations_total{runbook}                 counter: escalations in the runs counted as finished
  *   medic_step_duration_seconds_{sum,count}{runbook,kind}  steps of the runs counted as finished, by kind

@@ -3,19 +3,22 @@
  * Alert: `2 orch_topo_check - orch topology is BAD: see 'im_utils --check-orch' for details`.
  *
  * Two workflows:
- *   - `mysqlTopology` (`mysql-topology/fleet`, no parameters) reads `orch_topo.sh` once, judges every
- *     cluster and starts one child run `mysql-topology/<namespace>` per cluster that is not healthy;
+ *   - `mysqlTopology` (`mysql-topology/fleet`, no parameters) reads `orch_topo.sh`, judges every
+ *     cluster, starts one child run `mysql-topology/<namespace>` per cluster that is not healthy,
+ *     waits for them and reports per cluster;
  *   - `mysqlTopologyCluster` (`mysql-topology/<namespace>`) re-reads `orch_topo.sh` itself and does
  *     what the runbook says for its cluster: escalate (two masters, a replica without a master,
  *     anything not understood), re-seed a broken replica, or fix errant transactions.
  *
- * The children are ABANDONed and the fleet run does not wait for them: an escalated cluster may wait
- * days for an operator, and a fleet run held open that long would swallow (as "seen again") the next
- * alert about another cluster. Each cluster's run is its own workflow ID, so a later fleet run that
- * finds `mysql-topology/<namespace>` still open leaves it alone instead of starting a parallel repair.
+ * The fleet run waits for its children, so it stays the one open run for the alert: a repeated alert
+ * joins it ("seen again") instead of starting a parallel repair. So that an escalated cluster, which
+ * may wait days for an operator, does not hold up the others, every further alert makes the fleet
+ * run read the topology again and start a run for any other cluster that has broken meanwhile (each
+ * cluster gets at most one run per fleet run). The children are started with ParentClosePolicy
+ * ABANDON: terminating the fleet run never cuts a repair short between its steps.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
+import { condition, ParentClosePolicy, rootCause, startChild, workflowInfo } from '@temporalio/workflow';
 import type { ExecResult } from '../activities';
 import { judgeCluster, OrchCluster, OrchInstance, OrchTopology, OrchVerdict, parseKubectlPods, parseOrchTopology, parseReupLog } from '../parsers/orchtopo';
 import { NAMESPACE } from '../parsers/patterns';
@@ -37,45 +40,72 @@ export interface MysqlClusterInput {
 const RUNBOOK = 'mysql-topology';
 export const clusterRunId = (namespace: string) => `${RUNBOOK}/${namespace}`;
 
-/** The fleet: one read, one verdict per cluster, one child run per cluster that needs anything. */
+/** The fleet: judge every cluster, one child run per cluster that needs anything, wait for them, report per cluster. */
 export async function mysqlTopology(input: MysqlTopologyInput): Promise<RunResult> {
   return runbook(RUNBOOK, 'fleet', input.settings, async (run) => {
-    // 1. On the control node: `orch_topo.sh`; every line must be understood and belong to a cluster.
-    const topo = await run.must({ name: 'read the topology', host: run.control, cmd: { argv: [run.paths.orchTopo] }, judge: topology });
-    // 2. Judge each cluster on its own; every cluster that is not healthy gets its own run.
-    const report: string[] = [];
-    for (const [namespace, cluster] of Object.entries(topo.clusters)) {
-      const verdict = judgeCluster(cluster);
-      if (verdict.kind === 'healthy') {
-        report.push(`${namespace}: healthy`);
-        continue;
+    /** Per cluster, in the order orch_topo.sh lists them: what was found and how its run ended. */
+    const report = new Map<string, string>();
+    const ended: string[] = [];
+    const open = new Map<string, Promise<void>>();
+    const handled = new Set<string>();
+    let alerts = run.state.seenAgain.count;
+    for (;;) {
+      // 1. On the control node: `orch_topo.sh`; every line must be understood and belong to a cluster.
+      const topo = await run.must({ name: 'read the topology', host: run.control, cmd: { argv: [run.paths.orchTopo] }, judge: topology });
+      // 2. Judge each cluster on its own: every cluster that is not healthy gets its own run.
+      for (const [namespace, cluster] of Object.entries(topo.clusters)) {
+        const verdict = judgeCluster(cluster);
+        if (verdict.kind === 'healthy' || handled.has(namespace)) {
+          if (!report.has(namespace)) report.set(namespace, 'healthy');
+          continue;
+        }
+        handled.add(namespace);
+        const id = clusterRunId(namespace);
+        const what = `${describe(verdict)} -> ${id}`;
+        try {
+          const child = await startChild(mysqlTopologyCluster, {
+            workflowId: id,
+            args: [{ namespace, settings: input.settings }],
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+            typedSearchAttributes: [
+              { key: RunbookKey, value: RUNBOOK },
+              { key: TargetKey, value: namespace },
+              { key: RunStatusKey, value: 'running' },
+            ],
+            memo: { source: workflowInfo().workflowId },
+          });
+          run.note(`started ${id}`, `${namespace}: ${describe(verdict)}`);
+          report.set(namespace, `${what}: running`);
+          const done = child.result().then(
+            (r) => {
+              report.set(namespace, `${what}: ${r.outcome}`);
+              ended.push(r.outcome);
+            },
+            (err: unknown) => {
+              report.set(namespace, `${what}: ended without a result (${err instanceof Error ? rootCause(err) : String(err)})`);
+              ended.push('failed');
+            },
+          );
+          open.set(namespace, done.finally(() => open.delete(namespace)));
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          run.note(`${id} is already open`, `${namespace}: ${describe(verdict)}; left to the open run`);
+          report.set(namespace, `${what}: already open, left to it`);
+          ended.push('left to another run');
+        }
       }
-      const what = `${namespace}: ${describe(verdict)}`;
-      const id = clusterRunId(namespace);
-      try {
-        await startChild(mysqlTopologyCluster, {
-          workflowId: id,
-          args: [{ namespace, settings: input.settings }],
-          parentClosePolicy: ParentClosePolicy.ABANDON,
-          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-          typedSearchAttributes: [
-            { key: RunbookKey, value: RUNBOOK },
-            { key: TargetKey, value: namespace },
-            { key: RunStatusKey, value: 'running' },
-          ],
-          memo: { source: workflowInfo().workflowId },
-        });
-        run.note(`started ${id}`, what);
-        report.push(`${what} -> ${id}`);
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        run.note(`${id} is already open`, `${what}; left to the open run`);
-        report.push(`${what} -> ${id} (already open, left to it)`);
-      }
+      if (open.size === 0) break;
+      // 3. Wait for the cluster runs; another alert meanwhile: read again (a cluster broken since gets its run now).
+      run.note('waiting for the cluster runs', [...open.keys()].map(clusterRunId).join(', '));
+      await condition(() => open.size === 0 || run.state.seenAgain.count > alerts);
+      if (open.size === 0) break;
+      alerts = run.state.seenAgain.count;
     }
-    // 3. Report per cluster.
-    if (report.every((line) => line.endsWith(': healthy'))) return { outcome: 'nothing-to-do', summary: `all clusters healthy: ${Object.keys(topo.clusters).join(', ')}` };
-    return { outcome: 'delegated', summary: report.join('; ') };
+    // 4. Report per cluster.
+    const summary = [...report].map(([ns, line]) => `${ns}: ${line}`).join('; ');
+    if (ended.every((o) => o === 'nothing-to-do')) return { outcome: 'nothing-to-do', summary };
+    return { outcome: ended.every((o) => o === 'repaired' || o === 'nothing-to-do') ? 'repaired' : 'escalated', summary };
   });
 }
 

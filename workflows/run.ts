@@ -429,8 +429,8 @@ export class Run {
 }
 
 export interface Done {
-  /** delegated: the work goes on in child runs (mysql-topology: one per cluster). */
-  outcome: 'repaired' | 'nothing-to-do' | 'delegated';
+  /** escalated: part of the work went to operators (mysql-topology: see its per-cluster summary). */
+  outcome: 'repaired' | 'nothing-to-do' | 'escalated';
   summary: string;
 }
 
