@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh          # npm packages, Temporal binaries, tsc (strict type check)
 bash scripts/install-sshd.sh       # the lab's nodes are real OpenSSH servers
 bash scripts/install-alertmanager.sh  # the webhook end-to-end tests run a real Alertmanager
+bash scripts/install-galera.sh     # test/galera runs real MariaDB Galera nodes
 echo "test: lint" >&2
 npx --no-install eslint --max-warnings 0 .
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Real MariaDB Galera nodes on loopback for test/galera: one folder per node under $GALERA_ROOT.
+# Usage: nodes.sh init N | the wrappers below, called with NODE=<n1..nN> (the test's local transport).
+set -uo pipefail
+ROOT=${GALERA_ROOT:?}
+cmd=$(basename "$0")
+[ "$cmd" = nodes.sh ] && { cmd=$1; shift; }
+map() { case "$1" in /galera/*) echo "$ROOT/$NODE/${1#/galera/}";; *) echo "$1";; esac; }
+pidof_node() { [ -f "$ROOT/$NODE/data/mysqld.pid" ] && cat "$ROOT/$NODE/data/mysqld.pid"; }
+alive() { local p; p=$(pidof_node) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && ! grep -q '^State:.*T' /proc/"$p"/status; }
+start() { # start [--wsrep-new-cluster]: returns when the node accepts connections (as systemd Type=notify)
+  alive && return 0
+  rm -f "$ROOT/$NODE/data/mysqld.pid"
+  setsid /usr/sbin/mariadbd --defaults-file="$ROOT/$NODE/my.cnf" "$@" </dev/null >>"$ROOT/$NODE/stdout.log" 2>&1 &
+  local p=$!
+  for _ in $(seq 1 600); do
+    kill -0 $p 2>/dev/null || { echo "Job for mariadb.service failed because the control process exited with error code." >&2; tail -5 "$ROOT/$NODE/error.log" >&2; return 1; }
+    mysqladmin --socket="$ROOT/$NODE/mysqld.sock" -uroot ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "start timed out" >&2; return 1
+}
+case "$cmd" in
+  init)
+    n=$1
+    for i in $(seq 1 "$n"); do
+      d="$ROOT/n$i"; mkdir -p "$d/data"
+      addr=""; for j in $(seq 1 "$n"); do addr="$addr${addr:+,}127.0.0.1:$((GALERA_BASE + 10*j + 1))"; done
+      cat >"$d/my.cnf" <<CNF
+[mysqld]
+user=mysql
+datadir=$d/data
+socket=$d/mysqld.sock
+pid-file=$d/data/mysqld.pid
+port=$((GALERA_BASE + 10*i))
+bind-address=127.0.0.1
+log-error=$d/error.log
+skip-name-resolve
+innodb_buffer_pool_size=16M
+innodb_log_file_size=8M
+performance_schema=OFF
+binlog_format=ROW
+default_storage_engine=InnoDB
+innodb_autoinc_lock_mode=2
+wsrep_on=ON
+wsrep_provider=/usr/lib/galera/libgalera_smm.so
+wsrep_cluster_name=medic_test
+wsrep_cluster_address=gcomm://$addr
+wsrep_node_name=n$i
+wsrep_node_address=127.0.0.1:$((GALERA_BASE + 10*i + 1))
+wsrep_sst_receive_address=127.0.0.1:$((GALERA_BASE + 10*i + 2))
+wsrep_provider_options="base_port=$((GALERA_BASE + 10*i + 1));ist.recv_addr=127.0.0.1:$((GALERA_BASE + 10*i + 3));gcache.size=32M;evs.suspect_timeout=PT3S;evs.inactive_timeout=PT5S;evs.inactive_check_period=PT1S;evs.keepalive_period=PT0.5S;pc.wait_prim_timeout=PT5S"
+wsrep_sst_method=rsync
+CNF
+      chmod 755 "$ROOT"; chown -R mysql:mysql "$d"
+      mariadb-install-db --defaults-file="$d/my.cnf" --user=mysql --auth-root-authentication-method=socket >"$d/install.log" 2>&1 || { cat "$d/install.log" >&2; exit 1; }
+    done
+    chown -R mysql:mysql "$ROOT"/n*
+    ;;
+  systemctl)
+    case "$1" in
+      is-active) if alive; then echo active; else echo inactive; exit 3; fi ;;
+      start) start ;;
+      *) echo "unsupported" >&2; exit 2 ;;
+    esac ;;
+  galera_new_cluster) start --wsrep-new-cluster ;;
+  cat) exec cat "$(map "$1")" ;;
+  tee) exec tee "$(map "$1")" ;;
+  mysql) exec mysql --socket="$ROOT/$NODE/mysqld.sock" -uroot ;;
+  mariadbd)
+    args=(); for a in "$@"; do case "$a" in --log-error=*) f=$(map "${a#--log-error=}"); : >"$f"; chown mysql:mysql "$f"; args+=("--log-error=$f");; *) args+=("$a");; esac; done
+    exec /usr/sbin/mariadbd --defaults-file="$ROOT/$NODE/my.cnf" "${args[@]}" ;;
+  *) echo "nodes.sh: unknown command $cmd" >&2; exit 2 ;;
+esac
