@@ -4,7 +4,7 @@
  * so that a second trigger for an open run joins it instead of starting a parallel repair.
  */
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import type { Config } from '../config/schema';
+import type { Config, Policy } from '../config/schema';
 import { check, CLUSTER, INSTANCE, MAP, NODE, SERVICE } from '../parsers/patterns';
 import { RunbookKey, RunbookName, RunResult, RunSettings, RunStatusKey, seenAgainSignal, TargetKey } from '../workflows/definitions';
 import { msOf } from '../workflows/duration';
@@ -51,12 +51,18 @@ export function validateParams(runbook: string, params: Record<string, unknown>)
   return out;
 }
 
+/** The configured approval policy of one runbook's steps (steps not named are auto). */
+function policyOf(config: Config, runbook: RunbookName): Record<string, Policy> {
+  const steps: Record<string, Policy | undefined> = (config.approvals as Record<string, Record<string, Policy | undefined> | undefined>)[runbook] ?? {};
+  return Object.fromEntries(Object.entries(steps).filter((e): e is [string, Policy] => e[1] !== undefined));
+}
+
 export function settingsFor(config: Config, runbook: RunbookName): RunSettings {
   return {
     controlNode: config.inventory.controlNode,
     paths: config.paths,
     timers: config.timers,
-    policy: config.approvals[runbook] ?? {},
+    policy: policyOf(config, runbook),
     approvers: config.api.approvers,
     ctlrNodes: config.ctlr?.nodes,
     ...(runbook === 'manticore-cluster' ? { galeraClusters: config.manticore?.clusters } : {}),

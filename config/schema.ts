@@ -107,7 +107,27 @@ export const GaleraClusterSchema = z
 export type GaleraClusterConfig = z.infer<typeof GaleraClusterSchema>;
 
 export type Policy = 'auto' | 'approve';
-export const ApprovalsSchema = z.record(z.string(), z.record(z.string(), z.enum(['auto', 'approve'])));
+/**
+ * The steps that can wait for an operator, per runbook. A misspelt key must be an error, not a silently
+ * automatic dangerous step. (Some gates always wait and have no policy: ctlr-roles' choice of the main to keep,
+ * manticore-cluster cases 5-7.)
+ */
+export const APPROVAL_STEPS = {
+  'kust-replica': ['clean'],
+  'tarantool-replica': ['clean', 'flip'],
+  autoflip: ['enable'],
+  'ctlr-replica': ['reseed'],
+  'mysql-topology': ['reup', 'fix-errants'],
+  'manticore-cluster': ['bootstrap'],
+} as const;
+const policy = z.enum(['auto', 'approve']);
+export const ApprovalsSchema = z
+  .object(
+    Object.fromEntries(
+      Object.entries(APPROVAL_STEPS).map(([runbook, steps]) => [runbook, z.object(Object.fromEntries(steps.map((s) => [s, policy.optional()]))).strict().optional()]),
+    ),
+  )
+  .strict();
 
 const secret = z.string().min(16, 'at least 16 characters');
 

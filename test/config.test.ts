@@ -19,7 +19,8 @@ test('the example configuration is valid and carries the production defaults', (
   assert.equal(config.paths.ctlrConf, '/usr/local/etc/ctlr-1.conf');
   assert.equal(config.timers.tarantoolBeforeFlip, '5m');
   assert.equal(config.timers.mysqlErrantRecheck, '2m');
-  assert.equal(config.approvals['kust-replica'].clean, 'auto');
+  assert.equal(config.approvals['kust-replica']?.clean, 'auto');
+  assert.equal(config.approvals['manticore-cluster']?.bootstrap, 'auto');
   assert.ok(path.isAbsolute(config.service.dataDir));
 });
 
@@ -44,6 +45,15 @@ test('unknown keys, a control node outside the inventory and unsafe paths are re
     assert.match(err.message, /surprise/);
     return true;
   });
+});
+
+test('a misspelt approval step or runbook is refused (a typo must not leave a dangerous step automatic)', () => {
+  const inv = `inventory:\n  controlNode: ctl\n  hosts:\n    ctl: { address: 127.0.0.1, keyFile: k, insecureAcceptAnyHostKey: true }\n`;
+  assert.throws(() => loadConfig(write(`${inv}approvals:\n  mysql-topology:\n    fix_errants: approve\n`)), /at approvals\.mysql-topology: .*fix_errants/s);
+  assert.throws(() => loadConfig(write(`${inv}approvals:\n  kust_replica:\n    clean: approve\n`)), /at approvals: .*kust_replica/s);
+  assert.throws(() => loadConfig(write(`${inv}approvals:\n  kust-replica:\n    clean: ask\n`)), /at approvals\.kust-replica\.clean/);
+  const ok = loadConfig(write(`${inv}approvals:\n  mysql-topology:\n    fix-errants: approve\n`));
+  assert.equal(ok.approvals['mysql-topology']?.['fix-errants'], 'approve');
 });
 
 test('invalid YAML and a missing file are reported with the file name', () => {
