@@ -6,6 +6,7 @@ import { after, before } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { temporalBinaries } from '../../worker/binaries';
+import { recordHistory } from './histories';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 
 let runtimeInstalled = false;
@@ -80,6 +81,7 @@ export async function withWorkflow(
     try {
       await body(handle);
     } finally {
+      await recordHistory(handle);
       await handle.terminate('test finished').catch(() => undefined);
     }
   });

@@ -15,6 +15,7 @@ import { createActivities } from '../../activities';
 import { describeRun, runHistory, timelineOf } from '../../client/history';
 import { decideSignal, decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { FakeHosts } from '../helpers/fake-hosts';
+import { recordHistory } from '../helpers/histories';
 import { testConfig, testSettings } from '../helpers/settings';
 import { eventually, timeSkippingEnv } from '../helpers/temporal';
 
@@ -61,6 +62,7 @@ async function withRun(
     try {
       await body(handle, workflowId);
     } finally {
+      await recordHistory(handle);
       await handle.terminate('test finished').catch(() => undefined);
     }
   });

@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { Call, FakeHosts, Reply } from '../helpers/fake-hosts';
 import { testSettings } from '../helpers/settings';
-import { eventually, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { eventually, RunHandle, timeSkippingEnv, withWorkflow } from '../helpers/temporal';
 
 const U = '2aa9bd5f-4d0c-11ee-8f2f-7a3b0bd5b6d2';
 const SQL = 'mysql -h 127.0.0.1 -P 9306';
@@ -20,18 +19,8 @@ after(async () => {
   await env?.teardown();
 });
 
-let seq = 0;
-async function withRun(hosts: FakeHosts, input: Record<string, unknown>, body: (h: ReturnType<typeof env.client.workflow.getHandle>) => Promise<void>) {
-  const taskQueue = `manticore-${++seq}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: hosts.activities() });
-  await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('manticoreCluster', { taskQueue, workflowId: `manticore-cluster/posts-${seq}`, args: [input] });
-    try {
-      await body(handle);
-    } finally {
-      await handle.terminate('test finished').catch(() => undefined);
-    }
-  });
+function withRun(hosts: FakeHosts, input: Record<string, unknown>, body: (h: RunHandle) => Promise<void>) {
+  return withWorkflow(env, { workflowType: 'manticoreCluster', workflowId: 'manticore-cluster/posts', input, activities: hosts.activities() }, body);
 }
 
 const cluster = (nodes: string[]) => ({ nodes, sqlHost: '127.0.0.1', sqlPort: 9306, unit: 'manticore', grastatePath: '/var/lib/manticore/posts/grastate.dat', logPath: '/var/log/manticore/searchd.log' });

@@ -12,6 +12,7 @@ import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { decideUpdate, RunResult, RunState, seenAgainSignal, stateQuery } from '../../workflows/definitions';
 import { FakeHosts, Reply } from '../helpers/fake-hosts';
+import { recordHistory } from '../helpers/histories';
 import { testSettings } from '../helpers/settings';
 import { eventually, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
 
@@ -153,6 +154,8 @@ async function withFleet(hosts: FakeHosts, body: (f: Fleet) => Promise<void>, op
       // A failed assertion must not leave runs behind that hold the shared clock (the children are abandoned).
       // A test whose cluster runs complete awaits the fleet's result first: terminating a parent while it
       // takes in a child's completion leaks a time-skipping lock in the test server (the clock stops skipping).
+      await recordHistory(handle);
+      for (const ns of CLUSTERS) if (await hasChild(ns)) await recordHistory(env.client.workflow.getHandle(childId(ns)));
       await handle.terminate('test finished').catch(() => undefined);
       for (const ns of CLUSTERS) if (await hasChild(ns)) await env.client.workflow.getHandle(childId(ns)).terminate('test finished').catch(() => undefined);
       await Promise.all(releases);
