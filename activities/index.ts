@@ -52,8 +52,12 @@ export interface RunOutcome {
 
 /** Activities that look at other runs (they need a Temporal client, not SSH). */
 export interface RunActivities {
-  /** Open kust-replica / tarantool-replica runs whose target is an instance of `service` (`<service>-<N>`). */
-  openReplicationRuns(service: string): Promise<RunRef[]>;
+  /**
+   * Open kust-replica / tarantool-replica runs whose target is an instance of `service` (`<service>-<N>`):
+   * the visibility store's list, plus a direct look (strongly consistent) at the run IDs of the `instances`
+   * given, so that a run started a moment ago, not yet in the (eventually consistent) list, is not missed.
+   */
+  openReplicationRuns(service: string, instances?: string[]): Promise<RunRef[]>;
   /** Whether that run is still open, and how it ended. */
   runOutcome(ref: Pick<RunRef, 'workflowId' | 'runId'>): Promise<RunOutcome>;
 }
@@ -67,18 +71,31 @@ export function createRunActivities(client?: Client): RunActivities {
     return client;
   };
   return {
-    async openReplicationRuns(service) {
+    async openReplicationRuns(service, instances = []) {
       const c = need();
       if (!SERVICE.test(service)) throw ApplicationFailure.create({ message: `service ${JSON.stringify(service).slice(0, 80)} rejected`, type: 'InvalidInput', nonRetryable: true });
       const instanceOf = new RegExp(`^${service}-[0-9]{1,4}$`);
       const query = `ExecutionStatus = 'Running' AND Runbook IN (${REPLICATION_RUNBOOKS.map((r) => `'${r}'`).join(', ')})`;
-      const runs: RunRef[] = [];
+      const runs = new Map<string, RunRef>();
       for await (const wf of c.workflow.list({ query })) {
         const runbook = wf.typedSearchAttributes.get(RunbookKey);
         const target = wf.typedSearchAttributes.get(TargetKey);
-        if (runbook && target && instanceOf.test(target)) runs.push({ workflowId: wf.workflowId, runId: wf.runId, runbook, target });
+        if (runbook && target && instanceOf.test(target)) runs.set(wf.workflowId, { workflowId: wf.workflowId, runId: wf.runId, runbook, target });
       }
-      return runs.sort((a, b) => a.workflowId.localeCompare(b.workflowId));
+      // The run IDs are `<runbook>/<instance>`: describe them directly (the list may lag a fresh start).
+      for (const target of new Set(instances.filter((i) => instanceOf.test(i)))) {
+        for (const runbook of REPLICATION_RUNBOOKS) {
+          const workflowId = `${runbook}/${target}`;
+          if (runs.has(workflowId)) continue;
+          try {
+            const d = await c.workflow.getHandle(workflowId).describe();
+            if (d.status.name === 'RUNNING') runs.set(workflowId, { workflowId, runId: d.runId, runbook, target });
+          } catch (err) {
+            if (!(err instanceof WorkflowNotFoundError)) throw err;
+          }
+        }
+      }
+      return [...runs.values()].sort((a, b) => a.workflowId.localeCompare(b.workflowId));
     },
 
     async runOutcome({ workflowId, runId }) {

@@ -31,6 +31,17 @@ export function autoflipState(r: ExecResult): Parsed<'enabled' | 'blocked'> {
   return fail(`autoflip is disabled, but not "${BLOCKED_REASON}" (${a.reason ? `reason: "${a.reason}"` : 'no reason given'}): someone disabled it on purpose`);
 }
 
+/** Step 1's judge: the autoflip state, and the instances of the service that the map lists. */
+function blockedMap(service: string) {
+  return (r: ExecResult): Parsed<{ state: 'enabled' | 'blocked'; instances: string[] }> => {
+    const s = autoflipState(r);
+    if (!s.ok) return s;
+    const map = parseIcMap(r.stdout);
+    const instances = map.ok ? [...new Set(map.value.nodes.flatMap((n) => n.srvs.filter((x) => x.service === service).map((x) => x.instance)))].sort() : [];
+    return ok({ state: s.value, instances });
+  };
+}
+
 const enabledNow = (r: ExecResult): Parsed<true> => {
   const s = autoflipState(r);
   if (!s.ok) return s;
@@ -51,21 +62,21 @@ function describeOutcome(ref: RunRef, o: RunOutcome): string {
  * and finish repaired, before autoflip is enabled again. A failed or aborted one escalates; the
  * operator's "retry" looks again (for runs still or newly open).
  */
-async function replicationRepairedFirst(run: Run, service: string): Promise<void> {
+async function replicationRepairedFirst(run: Run, service: string, instances: string[]): Promise<void> {
   const name = 'replication repaired first';
   for (;;) {
-    const verdict = await settledReplication(run, service);
+    const verdict = await settledReplication(run, service, instances);
     if (verdict.ok) return;
     await run.escalate(name, verdict.error, verdict.evidence);
   }
 }
 
-async function settledReplication(run: Run, service: string): Promise<{ ok: true } | { ok: false; error: string; evidence: string }> {
+async function settledReplication(run: Run, service: string, instances: string[]): Promise<{ ok: true } | { ok: false; error: string; evidence: string }> {
   const t = run.timers;
   let open: RunRef[];
   const outcomes: [RunRef, RunOutcome][] = [];
   try {
-    open = await runs.openReplicationRuns(service);
+    open = await runs.openReplicationRuns(service, instances);
     for (const ref of open) {
       const ended = await run.poll(`wait for ${ref.workflowId} to finish`, async () => {
         const o = await runs.runOutcome({ workflowId: ref.workflowId, runId: ref.runId });
@@ -89,11 +100,11 @@ export async function autoflip(input: AutoflipInput): Promise<RunResult> {
   return runbook('autoflip', map, input.settings, async (run) => {
     const p = run.paths;
     // 1. On the control node: `ic map <map>`; the header must say "disable due to previous autoflip"; `enable`: nothing to do.
-    const state = await run.must({ name: 'autoflip blocked', host: run.control, cmd: { argv: [p.ic, 'map', map] }, judge: autoflipState });
+    const { state, instances } = await run.must({ name: 'autoflip blocked', host: run.control, cmd: { argv: [p.ic, 'map', map] }, judge: blockedMap(map) });
     if (state === 'enabled') return { outcome: 'nothing-to-do', summary: `autoflip of ${map} is already enabled` };
 
     // 2. An open replication alert / run of this service: let it repair first, go on only if it succeeded.
-    await replicationRepairedFirst(run, map);
+    await replicationRepairedFirst(run, map, instances);
 
     // 3-4. `ic set_autoflip <map> enable`, then `ic map <map>` must say `autoflip: enable`. Retry once (both), then escalate.
     await run.approval('enable', { step: 'enable autoflip', summary: `run ${p.ic} set_autoflip ${map} enable on ${run.control}` });

@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { Client } from '@temporalio/client';
+import { createRunActivities } from '../../activities';
+import { startRun } from '../../client/runbooks';
 import type { CommandLogEntry } from '../../lab/types';
 import { RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { eventually } from '../helpers/temporal';
@@ -111,4 +114,29 @@ test('set_autoflip failing twice: the second try after the retry wait, then esca
   assert.equal(svc.lab.state().maps.badger.autoflip, 'blocked');
   assert.equal((await decide('autoflip/badger', 'abort')).status, 200);
   assert.equal((await result('autoflip/badger')).status, 'aborted');
+});
+
+test('a replication run started a moment ago is found by its ID even while the visibility list does not show it yet', async () => {
+  // The list is eventually consistent (seconds on Elasticsearch); here it lags completely.
+  const lagging = {
+    workflow: {
+      list: async function* () {
+        return;
+      },
+      getHandle: (id: string) => svc.client.workflow.getHandle(id),
+    },
+  } as unknown as Client;
+  const started = await startRun(svc.client, svc.config, 'kust-replica', { service: 'cox', instance: 'cox-1' }, 'test');
+  assert.equal(started.started, true);
+  try {
+    const { runId } = await svc.client.workflow.getHandle(started.workflowId).describe();
+    const runs = createRunActivities(lagging);
+    assert.deepEqual(await runs.openReplicationRuns('cox'), [], 'the list alone misses it');
+    assert.deepEqual(await runs.openReplicationRuns('cox', ['cox-1', 'cox-2', 'fate-1', 'cox-1; rm -rf /']), [{ workflowId: 'kust-replica/cox-1', runId, runbook: 'kust-replica', target: 'cox-1' }]);
+    // The real client: the same run, once (list and direct look are merged).
+    const real = await eventually(() => createRunActivities(svc.client).openReplicationRuns('cox', ['cox-1']), (r) => r.length > 0);
+    assert.deepEqual(real, [{ workflowId: 'kust-replica/cox-1', runId, runbook: 'kust-replica', target: 'cox-1' }]);
+  } finally {
+    await svc.client.workflow.getHandle(started.workflowId).terminate('test finished');
+  }
 });

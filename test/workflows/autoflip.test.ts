@@ -30,7 +30,7 @@ const SET_OK = 'autoflip for map fate: enable\nOK\n';
 const C = 'vkt-control-01';
 const STEPS = {
   map: `${C}: ic map fate`,
-  open: 'temporal: openReplicationRuns fate',
+  open: 'temporal: openReplicationRuns fate fate-1,fate-2',
   outcome: 'temporal: runOutcome kust-replica/fate-1',
   set: `${C}: ic set_autoflip fate enable`,
 };
@@ -43,8 +43,8 @@ const done = (outcome: string, status = 'completed'): RunOutcome => ({ status: '
 function fakeRuns(hosts: FakeHosts, open: RunRef[][], outcomes: RunOutcome[]): RunActivities {
   const next = <T>(list: T[], fallback: T): T => (list.length > 1 ? (list.shift() as T) : (list[0] ?? fallback));
   return {
-    openReplicationRuns: async (service) => {
-      hosts.calls.push({ host: 'temporal', line: `openReplicationRuns ${service}`, at: await testEnv().currentTimeMs() });
+    openReplicationRuns: async (service, instances) => {
+      hosts.calls.push({ host: 'temporal', line: `openReplicationRuns ${service} ${(instances ?? []).join(',')}`, at: await testEnv().currentTimeMs() });
       return next(open, []);
     },
     runOutcome: async ({ workflowId }) => {
