@@ -7,6 +7,7 @@
  * the non-secret parts (paths, timers, policy, host *names*) travel into workflow inputs.
  */
 import { z } from 'zod';
+import { RUNBOOK_NAMES } from '../workflows/definitions';
 
 const hostName = z.string().regex(/^[a-z0-9][a-z0-9.-]{0,251}[a-z0-9]$/i, 'a host name (letters, digits, dots, dashes)');
 // Parsed by workflows/duration.ts (msOf).
@@ -200,7 +201,21 @@ export const ConfigSchema = z
     timers: TimersSchema.default(TimersSchema.parse({})),
     approvals: ApprovalsSchema.default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // Every host a runbook will connect to must be in the inventory (SSH targets come only from there).
+    const known = (where: (string | number)[], nodes: string[]) => {
+      nodes.forEach((n, i) => {
+        if (!Object.hasOwn(c.inventory.hosts, n)) ctx.addIssue({ code: 'custom', message: `${n} is not in inventory.hosts`, path: [...where, i] });
+        else if (nodes.indexOf(n) !== i) ctx.addIssue({ code: 'custom', message: `${n} is listed twice`, path: [...where, i] });
+      });
+    };
+    if (c.ctlr) known(['ctlr', 'nodes'], c.ctlr.nodes);
+    for (const [name, cluster] of Object.entries(c.manticore?.clusters ?? {})) known(['manticore', 'clusters', name, 'nodes'], cluster.nodes);
+    c.intake.rules.forEach((r, i) => {
+      if (!(RUNBOOK_NAMES as readonly string[]).includes(r.runbook)) ctx.addIssue({ code: 'custom', message: `unknown runbook ${r.runbook} (one of ${RUNBOOK_NAMES.join(', ')})`, path: ['intake', 'rules', i, 'runbook'] });
+    });
+  });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type HostConfig = z.infer<typeof HostSchema>;

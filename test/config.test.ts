@@ -56,6 +56,18 @@ test('a misspelt approval step or runbook is refused (a typo must not leave a da
   assert.equal(ok.approvals['mysql-topology']?.['fix-errants'], 'approve');
 });
 
+test('hosts a runbook will use must be in the inventory; intake rules must name a runbook', () => {
+  const inv = `inventory:\n  controlNode: ctl\n  hosts:\n    ctl: { address: 127.0.0.1, keyFile: k, insecureAcceptAnyHostKey: true }\n    vkt03: { address: 127.0.0.2, keyFile: k, insecureAcceptAnyHostKey: true }\n`;
+  assert.throws(() => loadConfig(write(`${inv}ctlr:\n  nodes: [vkt03, vkt04]\n`)), /at ctlr\.nodes\.1: vkt04 is not in inventory\.hosts/);
+  assert.throws(() => loadConfig(write(`${inv}ctlr:\n  nodes: [vkt03, vkt03]\n`)), /at ctlr\.nodes\.1: vkt03 is listed twice/);
+  assert.throws(
+    () => loadConfig(write(`${inv}manticore:\n  clusters:\n    posts: { nodes: [ctl, mc-b], sqlPort: 9306, grastatePath: /var/lib/manticore/grastate.dat }\n`)),
+    /at manticore\.clusters\.posts\.nodes\.1: mc-b is not in inventory\.hosts/,
+  );
+  assert.throws(() => loadConfig(write(`${inv}intake:\n  rules:\n    - { match: { alertname: X }, runbook: kust-replcia }\n`)), /at intake\.rules\.0\.runbook: unknown runbook kust-replcia/);
+  assert.deepEqual(loadConfig(write(`${inv}ctlr:\n  nodes: [vkt03, ctl]\n`)).ctlr?.nodes, ['vkt03', 'ctl']);
+});
+
 test('invalid YAML and a missing file are reported with the file name', () => {
   assert.throws(() => loadConfig(write('inventory: [unclosed')), /medic\.yaml: not valid YAML/);
   assert.throws(() => loadConfig('/nonexistent/medic.yaml'), /\/nonexistent\/medic\.yaml: cannot read/);

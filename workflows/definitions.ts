@@ -6,7 +6,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { GaleraClusterConfig, Paths, Policy, Timers } from '../config/schema';
 
-export type RunbookName = 'kust-replica' | 'ctlr-replica' | 'ctlr-roles' | 'manticore-cluster' | 'mysql-topology' | 'tarantool-replica' | 'autoflip';
+export const RUNBOOK_NAMES = ['kust-replica', 'tarantool-replica', 'autoflip', 'mysql-topology', 'ctlr-replica', 'ctlr-roles', 'manticore-cluster'] as const;
+export type RunbookName = (typeof RUNBOOK_NAMES)[number];
 
 export type RunStatus = 'running' | 'waiting' | 'awaiting-approval' | 'escalated' | 'completed' | 'failed' | 'aborted';
 
