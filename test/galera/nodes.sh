@@ -65,7 +65,13 @@ wsrep_sst_method=rsync
 $incoming
 CNF
       chmod 755 "$ROOT"; chown -R mysql:mysql "$d"
-      mariadb-install-db --defaults-file="$d/my.cnf" --user=mysql --auth-root-authentication-method=socket >"$d/install.log" 2>&1 || { cat "$d/install.log" >&2; exit 1; }
+      # One retry: once in ~10 full test runs the system tables failed to install (the logs are shown).
+      for try in 1 2; do
+        mariadb-install-db --defaults-file="$d/my.cnf" --user=mysql --auth-root-authentication-method=socket >"$d/install.log" 2>&1 && break
+        echo "nodes.sh: mariadb-install-db failed for n$i (try $try):" >&2; cat "$d/install.log" >&2; tail -20 "$d/error.log" >&2 2>/dev/null
+        [ "$try" = 2 ] && exit 1
+        rm -rf "$d/data"; mkdir -p "$d/data"; chown -R mysql:mysql "$d"
+      done
     done
     chown -R mysql:mysql "$ROOT"/n*
     ;;
