@@ -3,11 +3,12 @@ import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { after, before } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { ConnectionPlugin, WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { temporalBinaries } from '../../worker/binaries';
 import { recordHistory } from './histories';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { msOf } from '../../workflows/duration';
 
 let runtimeInstalled = false;
 /** Tests log only errors (the test server's missing-capability warnings are noise). */
@@ -17,10 +18,22 @@ export function quietRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { forward: {}, filter: 'ERROR' } } });
 }
 
+/**
+ * The Java test server accepts a keepalive ping at most every 5 minutes and answers the client's default
+ * (every 30 s) with GOAWAY "too many pings" (logged as "rejected by server because of excess pings"). The
+ * calls cut that way can leave a time-skipping lock behind: the clock then stops skipping and a test that
+ * sleeps 65 simulated minutes hangs. Seen under load on this 2-core machine; loopback needs no keepalive.
+ */
+const noKeepalive: ConnectionPlugin = {
+  name: 'medic-tests-no-keepalive',
+  configureConnection: (o) => ({ ...o, channelArgs: { ...o.channelArgs, 'grpc.keepalive_time_ms': 24 * 3600_000, 'grpc.keepalive_permit_without_calls': 0 } }),
+};
+
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: temporalBinaries().testServer } },
+    plugins: [noKeepalive],
   });
   await registerSearchAttributes(env, env.namespace ?? 'default');
   return env;
@@ -85,6 +98,24 @@ export async function withWorkflow(
       await handle.terminate('test finished').catch(() => undefined);
     }
   });
+}
+
+/**
+ * Moves the simulated clock forward by `duration`, at most `step` at a time. One long skip (an awaited
+ * result() or a single env.sleep) can jump past an activity that is still running, straight to a distant
+ * timer of another run (an escalation reminder, say): the activity then misses its 30 s heartbeat timeout in
+ * simulated time and fails, which no real run would see. Steps shorter than that keep every jump harmless.
+ */
+export async function advance(env: TestWorkflowEnvironment, duration: string | number, step = 20_000): Promise<void> {
+  for (let left = typeof duration === 'number' ? duration : msOf(duration); left > 0; left -= step) await env.sleep(Math.min(step, left));
+}
+
+/** Advances the clock in steps (see advance) until the probe holds; gives up after `limit` of simulated time. */
+export async function advanceUntil(env: TestWorkflowEnvironment, probe: () => Promise<boolean>, limit = '24h', step = 20_000): Promise<void> {
+  for (let spent = 0; !(await probe()); spent += step) {
+    if (spent > msOf(limit)) throw new Error(`condition not reached within ${limit} of simulated time`);
+    await env.sleep(step);
+  }
 }
 
 /** One time-skipping environment for the whole test file (tests share its clock: they run serially). */
