@@ -6,6 +6,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
 
 export interface DevServerOptions {
@@ -44,6 +45,29 @@ function waitForPort(host: string, port: number, timeoutMs: number, child: Child
   });
 }
 
+/**
+ * The port accepts connections a moment before the frontend serves: calls then fail with "Frontend is not
+ * healthy yet" (seen on a fresh SQLite file under load). Wait until GetSystemInfo answers.
+ */
+async function waitForFrontend(address: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`temporal dev server exited with code ${child.exitCode}`);
+    try {
+      const c = await Connection.connect({ address, connectTimeout: 2_000 });
+      try {
+        await c.workflowService.getSystemInfo({});
+        return;
+      } finally {
+        await c.close();
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`temporal dev server at ${address} not healthy within ${timeoutMs} ms: ${err instanceof Error ? err.message : String(err)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
   const port = opts.port ?? 7233;
@@ -61,7 +85,13 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   ];
   const log = openSync(path.join(opts.dataDir, 'temporal.log'), 'a');
   const child = spawn(opts.cli, args, { stdio: ['ignore', log, log] });
-  await waitForPort(ip, port, 60_000, child);
+  try {
+    await waitForPort(ip, port, 60_000, child);
+    await waitForFrontend(`${ip}:${port}`, 60_000, child);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
   return {
     address: `${ip}:${port}`,
     uiUrl: uiPort ? `http://${ip}:${uiPort}` : undefined,

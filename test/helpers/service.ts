@@ -41,10 +41,25 @@ export interface Service {
 
 export async function startService(scenario: string, extraConfig: Record<string, unknown> = {}): Promise<Service> {
   quietRuntime();
-  const [lab, server] = await Promise.all([
+  const [labR, serverR] = await Promise.allSettled([
     labUp({ scenario, extraConfig }),
     freePort().then((port) => startDevServer({ cli: temporalBinaries().cli, dataDir: mkdtempSync(path.join(os.tmpdir(), 'medic-temporal-')), port, uiPort: 0 })),
   ]);
+  if (labR.status === 'rejected' || serverR.status === 'rejected') {
+    await Promise.all([labR.status === 'fulfilled' && labR.value.down(), serverR.status === 'fulfilled' && serverR.value.stop()]);
+    throw labR.status === 'rejected' ? labR.reason : (serverR as PromiseRejectedResult).reason;
+  }
+  const [lab, server] = [labR.value, serverR.value];
+  try {
+    return await serve(lab, server);
+  } catch (err) {
+    // A failed start must not leave sshd nodes and a dev server behind (they keep the test process alive).
+    await Promise.all([server.stop(), lab.down()]);
+    throw err;
+  }
+}
+
+async function serve(lab: LabHandle, server: DevServer): Promise<Service> {
   const config = loadConfig(lab.configPath);
   const native = await NativeConnection.connect({ address: server.address });
   const connection = await Connection.connect({ address: server.address });
