@@ -5,7 +5,7 @@
  */
 import { ActivityFailure, proxyActivities, rootCause } from '@temporalio/workflow';
 import type { ExecResult, RunActivities, RunOutcome, RunRef } from '../activities';
-import { parseIcMap } from '../parsers/icmap';
+import { IcMap, parseIcMap } from '../parsers/icmap';
 import { MAP } from '../parsers/patterns';
 import { fail, ok, Parsed } from '../parsers/result';
 import type { RunResult, RunSettings } from './definitions';
@@ -22,9 +22,17 @@ export const BLOCKED_REASON = 'due to previous autoflip - have to unset manually
 
 /** `ic map <map>` -> the autoflip state: `enabled`, or `blocked` by a previous autoflip. Anything else is a failure. */
 export function autoflipState(r: ExecResult): Parsed<'enabled' | 'blocked'> {
+  const map = understoodMap(r);
+  return map.ok ? stateOf(map.value) : map;
+}
+
+function understoodMap(r: ExecResult): Parsed<IcMap> {
   const map = parseIcMap(r.stdout);
-  if (!map.ok) return fail(`ic map output not understood: ${map.error}${map.line ? ` (line ${map.line})` : ''}`);
-  const a = map.value.autoflip;
+  return map.ok ? map : fail(`ic map output not understood: ${map.error}${map.line ? ` (line ${map.line})` : ''}`);
+}
+
+function stateOf(map: IcMap): Parsed<'enabled' | 'blocked'> {
+  const a = map.autoflip;
   if (!a) return fail('the map has no autoflip header');
   if (a.enabled) return ok('enabled');
   if (a.reason === BLOCKED_REASON) return ok('blocked');
@@ -34,10 +42,11 @@ export function autoflipState(r: ExecResult): Parsed<'enabled' | 'blocked'> {
 /** Step 1's judge: the autoflip state, and the instances of the service that the map lists. */
 function blockedMap(service: string) {
   return (r: ExecResult): Parsed<{ state: 'enabled' | 'blocked'; instances: string[] }> => {
-    const s = autoflipState(r);
+    const map = understoodMap(r);
+    if (!map.ok) return map;
+    const s = stateOf(map.value);
     if (!s.ok) return s;
-    const map = parseIcMap(r.stdout);
-    const instances = map.ok ? [...new Set(map.value.nodes.flatMap((n) => n.srvs.filter((x) => x.service === service).map((x) => x.instance)))].sort() : [];
+    const instances = [...new Set(map.value.nodes.flatMap((n) => n.srvs.filter((x) => x.service === service).map((x) => x.instance)))].sort();
     return ok({ state: s.value, instances });
   };
 }
