@@ -8,6 +8,7 @@ import type { Config, Policy } from '../config/schema';
 import { check, CLUSTER, INSTANCE, MAP, NODE, SERVICE } from '../parsers/patterns';
 import { RunbookKey, RunbookName, RunResult, RunSettings, RunStatusKey, seenAgainSignal, TargetKey } from '../workflows/definitions';
 import { msOf } from '../workflows/duration';
+import { LAST_BOOTSTRAP_MEMO } from '../workflows/galera-decision';
 
 interface RunbookSpec {
   workflowType: string;
@@ -95,6 +96,20 @@ export async function lastRepairAt(client: Client, workflowId: string, periodMs:
   }
 }
 
+/**
+ * Position guard (manticore-cluster): the last Galera bootstrap recorded by a run of this workflow ID, from
+ * the latest run's memo (each run starts with the one before it, and replaces it when it bootstraps). The
+ * run checks it; nothing once Temporal's retention has dropped the latest run.
+ */
+export async function lastGaleraBootstrap(client: Client, workflowId: string): Promise<unknown> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).memo?.[LAST_BOOTSTRAP_MEMO];
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
 export interface StartOutcome {
   workflowId: string;
   /** false: a run for this target was already open; this trigger joined it. */
@@ -118,18 +133,21 @@ export async function startRun(
   const target = spec.target(params);
   const workflowId = options.dryRun ? dryRunIdOf(name, target) : workflowIdOf(name, target);
   const recentRepairAt = options.dryRun ? undefined : await lastRepairAt(client, workflowId, msOf(config.timers.flapGuard));
+  // A dry run, too, learns the real runs' last bootstrap (its survey shows what the real run would refuse).
+  const lastBootstrap = name === 'manticore-cluster' ? await lastGaleraBootstrap(client, workflowIdOf(name, target)) : undefined;
+  const carried = lastBootstrap === undefined ? {} : { lastBootstrap };
   try {
     await client.workflow.start(spec.workflowType, {
       workflowId,
       taskQueue: config.service.taskQueue,
-      args: [{ ...params, settings: { ...settingsFor(config, name), ...(options.dryRun ? { dryRun: true } : {}), ...(recentRepairAt ? { recentRepairAt } : {}) } }],
+      args: [{ ...params, settings: { ...settingsFor(config, name), ...(options.dryRun ? { dryRun: true } : {}), ...(recentRepairAt ? { recentRepairAt } : {}) }, ...carried }],
       typedSearchAttributes: [
         { key: RunbookKey, value: name },
         { key: TargetKey, value: target },
         { key: RunStatusKey, value: 'running' },
       ],
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      memo: { source },
+      memo: { source, ...(lastBootstrap === undefined ? {} : { [LAST_BOOTSTRAP_MEMO]: lastBootstrap }) },
     });
     return { workflowId, started: true };
   } catch (err) {

@@ -6,8 +6,13 @@
  * whose state is empty (all-zero UUID, e.g. emptied by an aborted state transfer) is never chosen to
  * bootstrap; nothing bootstraps while any node reports a primary component; a node that could not be
  * surveyed (unreachable, or output not understood) means "cannot decide".
+ *
+ * Position guard (the Percona operator's guard after data loss): a run remembers the last bootstrap a run
+ * of the same cluster did (`Survey.lastBootstrap`); a bootstrap candidate of that cluster UUID whose
+ * position is lower is never chosen, and when no candidate is left the run cannot decide (it escalates).
  */
 import type { GaleraStatus, Grastate } from '../parsers/galera';
+import { fail, ok, Parsed } from '../parsers/result';
 
 export const EMPTY_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -34,7 +39,25 @@ export interface NodeSurvey {
 export interface Survey {
   cluster: string;
   nodes: NodeSurvey[];
+  /** The last bootstrap a run of this cluster did (position guard); none known: no guard. */
+  lastBootstrap?: BootstrapRecord;
 }
+
+/** A bootstrap a run did: recorded before its command ran, carried forward by the runs after it. */
+export interface BootstrapRecord {
+  /** The cluster state UUID and the position (seqno) the new primary component started from. */
+  uuid: string;
+  seqno: number;
+  node: string;
+  /** Workflow time of the bootstrap (ISO 8601). */
+  at: string;
+  /** The run (workflow ID and run ID) that bootstrapped. */
+  workflowId: string;
+  runId: string;
+}
+
+/** Where runs keep the record: this memo key of each manticore-cluster run (set at start, updated on a bootstrap). */
+export const LAST_BOOTSTRAP_MEMO = 'lastGaleraBootstrap';
 
 export type CaseNo = 1 | 2 | 3 | 4 | 5 | 6 | 7;
 
@@ -83,7 +106,12 @@ function oneUuid(nodes: { node: string; uuid: string }[]): { uuid: string } | { 
   return { error: `the nodes belong to different cluster UUIDs (${nodes.map((n) => `${n.node} ${n.uuid}`).join('; ')}): their sequence numbers cannot be compared` };
 }
 
+/** From the survey to the plan: the case, then the position guard over its bootstrap. */
 export function decide(survey: Survey): Plan {
+  return positionGuard(survey, decideCase(survey));
+}
+
+function decideCase(survey: Survey): Plan {
   const nodes = survey.nodes;
   const cannot = (...reasons: string[]): Plan => ({ kind: 'cannot-decide', reasons });
   const N = nodes.length;
@@ -243,6 +271,63 @@ export function decide(survey: Survey): Plan {
     bootstrap: { how: 'new-cluster-force', node: chosen.node, choices: freshest.map((n) => n.node), alwaysApproval: true },
     start: nodes.filter((n) => n !== chosen).map((n) => n.node),
   };
+}
+
+/** The position a bootstrap from this node starts the cluster at: a running node's last committed (cases 5, 7), else its proven position. */
+export function bootstrapPosition(n: NodeSurvey): { uuid: string; seqno: number } | undefined {
+  if (n.running) return n.grastate && n.status?.lastCommitted !== undefined ? { uuid: n.grastate.uuid, seqno: n.status.lastCommitted } : undefined;
+  const p = positionOf(n);
+  return p && { uuid: p.uuid, seqno: p.seqno };
+}
+
+/**
+ * Never below the last bootstrap: the candidates of that cluster UUID whose position is lower (or unknown)
+ * are no longer choices; none left: cannot decide, with the positions written out. Another UUID is
+ * another cluster history, to which the record does not apply (said in the reasons).
+ */
+function positionGuard(survey: Survey, plan: Plan): Plan {
+  const last = survey.lastBootstrap;
+  if (!last || plan.kind !== 'recover' || !plan.bootstrap) return plan;
+  const b = plan.bootstrap;
+  const record = `${last.workflowId} bootstrapped ${survey.cluster} from ${last.node} at position ${last.seqno} (cluster ${last.uuid}) at ${last.at}`;
+  const kept: string[] = [];
+  const below: string[] = [];
+  const notes: string[] = [];
+  for (const node of b.choices) {
+    const n = survey.nodes.find((x) => x.node === node);
+    const p = n && bootstrapPosition(n);
+    if (!p) below.push(`${node} (position unknown)`);
+    else if (p.uuid !== last.uuid) {
+      kept.push(node);
+      notes.push(`position guard: ${node} belongs to cluster ${p.uuid}, not ${last.uuid} of the recorded bootstrap; the record does not apply to it`);
+    } else if (p.seqno < last.seqno) below.push(`${node} (position ${p.seqno})`);
+    else kept.push(node);
+  }
+  if (kept.length === 0) {
+    return {
+      kind: 'cannot-decide',
+      reasons: [
+        `position guard: refused to bootstrap from ${list(below)}: lower than position ${last.seqno}, from which ${record}; the transactions after that position would be lost. ` +
+          `Bring back a node at position ${last.seqno} or later (then retry), or recover by hand (then resolved)`,
+        ...plan.reasons,
+      ],
+    };
+  }
+  const guard = below.length ? `position guard: ${list(below)} not offered: lower than position ${last.seqno}, from which ${record}` : `position guard: at or above position ${last.seqno}, from which ${record}`;
+  return { ...plan, reasons: [...plan.reasons, guard, ...notes], bootstrap: { ...b, choices: kept, node: kept.includes(b.node) ? b.node : kept[0] } };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TEXT = /^[A-Za-z0-9_.:/+-]{1,200}$/;
+
+/** A bootstrap record as runs pass it on (memo, run input), or why it is not one. */
+export function checkBootstrapRecord(v: unknown): Parsed<BootstrapRecord> {
+  const r = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
+  const bad = (field: string) => fail(`the recorded Galera bootstrap has no valid ${field}: ${String(JSON.stringify(v)).slice(0, 200)}`);
+  if (typeof r.uuid !== 'string' || !UUID.test(r.uuid)) return bad('uuid');
+  if (typeof r.seqno !== 'number' || !Number.isSafeInteger(r.seqno) || r.seqno < 0) return bad('seqno');
+  for (const f of ['node', 'at', 'workflowId', 'runId'] as const) if (typeof r[f] !== 'string' || !TEXT.test(r[f])) return bad(f);
+  return ok({ uuid: r.uuid, seqno: r.seqno, node: r.node as string, at: r.at as string, workflowId: r.workflowId as string, runId: r.runId as string });
 }
 
 /** Running nodes grouped by the component view they report; undefined when a node reports none. */

@@ -3,13 +3,13 @@
  * (RUNBOOKS.md, "manticore-cluster"; the seven cases of the Manticore guide). Target: the cluster name.
  * The decision is the pure function decide() (galera-decision.ts); the commands come from the flavour.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { ExecResult } from '../activities';
 import { parseGrastate, parseWsrepRecover } from '../parsers/galera';
 import { CLUSTER, HOST } from '../parsers/patterns';
 import type { RunResult, RunSettings } from './definitions';
 import { msOf } from './duration';
-import { chosenBootstrap, decide, NodeSurvey, Plan, samePlan, Survey } from './galera-decision';
+import { BootstrapRecord, bootstrapPosition, checkBootstrapRecord, chosenBootstrap, decide, LAST_BOOTSTRAP_MEMO, NodeSurvey, Plan, samePlan, Survey } from './galera-decision';
 import { Flavour, flavourOf } from './galera-flavour';
 import { validInput } from './judges';
 import { fail, ok, Run, runbook, Verdict } from './run';
@@ -17,19 +17,34 @@ import { fail, ok, Run, runbook, Verdict } from './run';
 export interface ManticoreClusterInput {
   cluster: string;
   settings: RunSettings;
+  /** Position guard: the last bootstrap a run of this cluster did (startRun reads it from the previous run). */
+  lastBootstrap?: BootstrapRecord;
 }
+
+export interface ManticoreClusterResult extends RunResult {
+  /** The last bootstrap known for this cluster: this run's own, else the one it was given (carried forward). */
+  lastBootstrap?: BootstrapRecord;
+}
+
+/** patched(): the run records its bootstrap in its memo before the bootstrap command (a new command). */
+export const RECORD_BOOTSTRAP_PATCH = 'galera-bootstrap-record';
 
 const UNIT_STATES = /^(active|inactive|failed|activating|deactivating|reloading|maintenance|unknown)$/;
 /** Run.step's verdicts when the command never ran or never finished: the node is unreachable. */
 const TRANSPORT = /^(could not run the command|the connection dropped|timed out)/;
 
-export async function manticoreCluster(input: ManticoreClusterInput): Promise<RunResult> {
+export async function manticoreCluster(input: ManticoreClusterInput): Promise<ManticoreClusterResult> {
   const cluster = validInput(CLUSTER, 'cluster', input.cluster);
   const cfg = input.settings.galeraClusters?.[cluster];
   if (!cfg) throw ApplicationFailure.nonRetryable(`cluster ${cluster} is not configured (manticore.clusters.${cluster})`, 'InvalidInput');
   const nodes = cfg.nodes.map((n) => validInput(HOST, 'node', n));
+  const given = input.lastBootstrap === undefined ? undefined : checkBootstrapRecord(input.lastBootstrap);
+  if (given && !given.ok) throw ApplicationFailure.nonRetryable(given.error, 'InvalidInput');
+  /** The previous runs' last bootstrap (position guard), and this run's own once it bootstraps. */
+  const previous = given?.value;
+  let recorded: BootstrapRecord | undefined;
 
-  return runbook('manticore-cluster', cluster, input.settings, async (run) => {
+  const result = await runbook('manticore-cluster', cluster, input.settings, async (run) => {
     const f = flavourOf(cluster, cfg, run.paths);
     const poll = run.timers.galeraPoll ?? '10s';
     const timeout = run.timers.galeraSyncTimeout ?? '10m';
@@ -57,7 +72,8 @@ export async function manticoreCluster(input: ManticoreClusterInput): Promise<Ru
 
     for (;;) {
       // 1. Survey every node at once (read only): is searchd running, grastate.dat, the cluster status.
-      const survey: Survey = { cluster, nodes: await Promise.all(nodes.map((n) => surveyNode(run, f, n))) };
+      const survey: Survey = { cluster, lastBootstrap: previous, nodes: await Promise.all(nodes.map((n) => surveyNode(run, f, n))) };
+      let current = survey;
       // 2. Decide (pure): one of the seven cases, healthy, or cannot decide.
       const plan = decide(survey);
       if (plan.kind === 'healthy') {
@@ -101,14 +117,23 @@ export async function manticoreCluster(input: ManticoreClusterInput): Promise<Ru
         }
         if (run.state.steps.length !== before) {
           // An operator took time to decide: act only if the survey still says the same.
-          const again = decide({ cluster, nodes: await Promise.all(nodes.map((n) => surveyNode(run, f, n))) });
+          current = { cluster, lastBootstrap: previous, nodes: await Promise.all(nodes.map((n) => surveyNode(run, f, n))) };
+          const again = decide(current);
           if (!samePlan(plan, again)) {
             await run.escalate('bootstrap', `the cluster changed while waiting for the approval; now: ${again.kind === 'recover' ? `case ${again.case}` : again.kind}`, (again.kind === 'recover' ? again.reasons : again.reasons).join('\n'));
             continue;
           }
         }
         bootstrapped = node;
-        run.note(`bootstrap recorded: ${node}`, `case ${plan.case}: the only bootstrap of this incident; it is never repeated by this run (not by "retry" either)`);
+        const position = bootstrapPosition(current.nodes.find((n) => n.node === node) ?? { node });
+        if (position) {
+          const { workflowId, runId } = workflowInfo();
+          recorded = { ...position, node, at: new Date().toISOString(), workflowId, runId };
+          // Kept by Temporal with the run (memo) even if the run is terminated later; the next run's start reads it.
+          if (patched(RECORD_BOOTSTRAP_PATCH)) upsertMemo({ [LAST_BOOTSTRAP_MEMO]: recorded });
+        }
+        const where = position ? `position ${position.seqno} of cluster ${position.uuid}` : 'position unknown (nothing recorded for the position guard)';
+        run.note(`bootstrap recorded: ${node}`, `case ${plan.case}, ${where}: the only bootstrap of this incident; it is never repeated by this run (not by "retry" either)`);
         const commands = b.how === 'pc-bootstrap' ? [f.pcBootstrap] : f.bootstrap(b.how === 'new-cluster-force', survey.nodes.find((n) => n.node === node)?.grastate);
         let failed: (Verdict<true> & { evidence: string }) | undefined;
         for (const cmd of commands) {
@@ -147,6 +172,8 @@ export async function manticoreCluster(input: ManticoreClusterInput): Promise<Ru
       // 5. Survey again: healthy ends the run.
     }
   });
+  const last = recorded ?? previous;
+  return last ? { ...result, lastBootstrap: last } : result;
 }
 
 function approvalText(plan: Extract<Plan, { kind: 'recover' }>, f: Flavour): string {

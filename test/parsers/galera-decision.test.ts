@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { SAFE_ARG } from '../../activities/command-line';
 import { GaleraClusterSchema, PathsSchema } from '../../config/schema';
 import type { GaleraStatus } from '../../parsers/galera';
-import { chosenBootstrap, decide, EMPTY_UUID, NodeSurvey, Plan, samePlan } from '../../workflows/galera-decision';
+import { bootstrapPosition, checkBootstrapRecord, chosenBootstrap, decide, EMPTY_UUID, NodeSurvey, Plan, samePlan } from '../../workflows/galera-decision';
 import { flavourOf } from '../../workflows/galera-flavour';
 
 const U = '2aa9bd5f-4d0c-11ee-8f2f-7a3b0bd5b6d2';
@@ -207,4 +207,70 @@ test('flavours: argv safe for the command line, SQL on stdin; MariaDB maps start
       for (const a of cmd.argv) assert.match(a, SAFE_ARG, a);
     }
   }
+});
+
+// ---- position guard: never bootstrap below the position a previous run bootstrapped from ----
+
+const record = (seqno: number, uuid = U) => ({ uuid, seqno, node: 'mc-b', at: '2026-12-01T10:00:00.000Z', workflowId: 'manticore-cluster/posts', runId: 'run-1' });
+const guarded = (last: ReturnType<typeof record>, ...nodes: NodeSurvey[]) => decide({ cluster: 'posts', nodes, lastBootstrap: last });
+
+test('position guard, case 6: the freshest crashed node is below the recorded bootstrap: refused, the positions written out', () => {
+  const p = guarded(record(150), crashed('mc-a', 140), crashed('mc-b', 142), crashed('mc-c', 139));
+  cannot(p, /^position guard: refused to bootstrap from mc-b \(position 142\): lower than position 150, from which manticore-cluster\/posts bootstrapped posts from mc-b at position 150 \(cluster 2aa9bd5f-.*\) at 2026-12-01T10:00:00.000Z; the transactions after that position would be lost/);
+  // The case's own reasoning follows, so the operator sees what the run would have done.
+  assert.ok(p.reasons.some((r) => /freshest data \(position 142\) is on mc-b/.test(r)));
+  // At the recorded position itself: allowed (nothing is lost), and the reasons say the guard was checked.
+  const same = recover(guarded(record(142), crashed('mc-a', 140), crashed('mc-b', 142), crashed('mc-c', 139)));
+  assert.deepEqual(same.bootstrap?.choices, ['mc-b']);
+  assert.ok(same.reasons.some((r) => /^position guard: at or above position 142/.test(r)));
+});
+
+test('position guard, case 3: the safe_to_bootstrap node below the record is refused; cases without a bootstrap are untouched', () => {
+  cannot(guarded(record(131), stopped('mc-a', 126, false), stopped('mc-b', 130, true), stopped('mc-c', 124, false)), /^position guard: refused to bootstrap from mc-b \(position 130\): lower than position 131/);
+  assert.equal(recover(guarded(record(130), stopped('mc-a', 126, false), stopped('mc-b', 130, true), stopped('mc-c', 124, false))).bootstrap?.node, 'mc-b');
+  // Case 1 starts a node into the running primary component: no bootstrap, no guard, whatever its position.
+  const start = recover(guarded(record(999), up('mc-a', status('primary', 2)), up('mc-b', status('primary', 2)), stopped('mc-c', 120, false)));
+  assert.equal(start.case, 1);
+  assert.ok(!start.reasons.some((r) => r.startsWith('position guard')));
+});
+
+test('position guard, cases 5 and 7: a running candidate is judged by its last committed position; lower choices are withdrawn', () => {
+  cannot(guarded(record(131), crashed('mc-a', 128), crashed('mc-b', 128), up('mc-c', status('non-primary', 1, 'joining', 130), 'c')), /refused to bootstrap from mc-c \(position 130\): lower than position 131/);
+  // Case 7: the group at 129 is no longer a choice; the operator can only pick the group at 130.
+  const split = recover(
+    guarded(
+      record(130),
+      up('mc-a', status('non-primary', 2, 'joining', 130), 'ab'),
+      up('mc-b', status('non-primary', 2, 'joining', 130), 'ab'),
+      up('mc-c', status('non-primary', 2, 'joining', 129), 'cd'),
+      up('mc-d', status('non-primary', 2, 'joining', 129), 'cd'),
+    ),
+  );
+  assert.deepEqual(split.bootstrap?.choices, ['mc-a', 'mc-b']);
+  assert.equal(split.bootstrap?.node, 'mc-a');
+  assert.ok(split.reasons.some((r) => /^position guard: mc-c \(position 129\), mc-d \(position 129\) not offered: lower than position 130/.test(r)));
+  assert.equal(chosenBootstrap(split.bootstrap!, 'mc-c'), undefined);
+});
+
+test('position guard: a record of another cluster UUID does not apply (said in the reasons); a candidate without a position is never taken', () => {
+  const p = recover(guarded(record(500, OTHER), crashed('mc-a', 140), crashed('mc-b', 142), crashed('mc-c', 139)));
+  assert.equal(p.bootstrap?.node, 'mc-b');
+  assert.ok(p.reasons.some((r) => r === `position guard: mc-b belongs to cluster ${U}, not ${OTHER} of the recorded bootstrap; the record does not apply to it`));
+  // A survivor that reports no last committed position cannot be shown to be at or above the record.
+  const blind = { ...up('mc-c', status('non-primary', 1), 'c'), status: { status: 'non-primary' as const, size: 1, nodeState: 'joining', raw: {} } };
+  cannot(guarded(record(1), crashed('mc-a', 128), crashed('mc-b', 128), blind), /refused to bootstrap from mc-c \(position unknown\)/);
+  // Without a record: no guard (the first bootstrap of a cluster, or the record aged out).
+  assert.equal(recover(plan(crashed('mc-a', 128), crashed('mc-b', 128), blind)).bootstrap?.node, 'mc-c');
+});
+
+test('bootstrap records: checked field by field before a run uses one', () => {
+  assert.deepEqual(checkBootstrapRecord(record(7)), { ok: true, value: record(7) });
+  for (const bad of [undefined, 'x', { ...record(7), uuid: 'nope' }, { ...record(7), seqno: -1 }, { ...record(7), seqno: 1.5 }, { ...record(7), node: 'a b' }, { ...record(7), runId: undefined }]) {
+    const r = checkBootstrapRecord(bad);
+    assert.equal(r.ok, false, JSON.stringify(bad));
+  }
+  assert.deepEqual(bootstrapPosition(crashed('mc-a', 140)), { uuid: U, seqno: 140 });
+  assert.deepEqual(bootstrapPosition(stopped('mc-a', 126, false)), { uuid: U, seqno: 126 });
+  assert.deepEqual(bootstrapPosition(up('mc-a', status('non-primary', 1, 'joining', 77), 'a')), { uuid: U, seqno: 77 });
+  assert.equal(bootstrapPosition(crashed('mc-a')), undefined);
 });

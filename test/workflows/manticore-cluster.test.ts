@@ -1,12 +1,18 @@
 /** manticore-cluster sequencing on the time-skipping test server: survey, decision, approvals, one bootstrap. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { Activities } from '../../activities';
+import { startRun } from '../../client/runbooks';
 import { decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
+import { BootstrapRecord, LAST_BOOTSTRAP_MEMO } from '../../workflows/galera-decision';
+import type { ManticoreClusterResult } from '../../workflows/manticore-cluster';
 import { Call, FakeHosts, Reply } from '../helpers/fake-hosts';
-import { testSettings } from '../helpers/settings';
-import { eventually, RunHandle, timeSkippingEnv, withWorkflow } from '../helpers/temporal';
+import { testConfig, testSettings } from '../helpers/settings';
+import { eventually, RunHandle, timeSkippingEnv, withWorkflow, workflowBundle } from '../helpers/temporal';
 
 const U = '2aa9bd5f-4d0c-11ee-8f2f-7a3b0bd5b6d2';
 const SQL = 'mysql -h 127.0.0.1 -P 9306';
@@ -264,4 +270,80 @@ test('healthy: nothing to do, read-only; a bad cluster name or an unconfigured c
     });
     assert.equal(none.calls.length, 0);
   }
+});
+
+// ---- position guard: never bootstrap below the position a previous run of the cluster bootstrapped from ----
+
+const crashedAt = (h: FakeHosts, positions: Record<string, number>) => {
+  for (const [n, seqno] of Object.entries(positions)) node(h, n, { active: [failed], grastate: grastate(-1, 0), log: recovered(seqno) });
+  return h;
+};
+
+test('position guard: given the last bootstrap (position 142), a run refuses case 6 from position 125, says why, and "retry" refuses again', async () => {
+  const last: BootstrapRecord = { uuid: U, seqno: 142, node: 'mc-b', at: '2026-12-01T10:00:00.000Z', workflowId: 'manticore-cluster/posts', runId: 'r1' };
+  const hosts = crashedAt(new FakeHosts(env), { 'mc-a': 120, 'mc-b': 125, 'mc-c': 118 });
+  await withRun(hosts, { ...input(), lastBootstrap: last }, async (h) => {
+    let s = await eventually(() => state(h), (s) => s.status === 'escalated');
+    assert.equal(s.pending?.step, 'decide');
+    assert.match(s.pending?.reason ?? '', /^cannot decide: position guard: refused to bootstrap from mc-b \(position 125\): lower than position 142, from which manticore-cluster\/posts bootstrapped posts from mc-b at position 142 .*the transactions after that position would be lost/);
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'alice' }] });
+    s = await eventually(() => state(h), (s) => s.status === 'escalated' && s.steps.filter((st) => st.kind === 'escalation').length === 2);
+    assert.match(s.pending?.reason ?? '', /position guard: refused/);
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'abort', by: 'alice' }] });
+    const r = (await h.result()) as ManticoreClusterResult;
+    assert.equal(r.outcome, 'aborted-by-operator');
+    assert.deepEqual(r.lastBootstrap, last, 'a run that did not bootstrap carries the record forward');
+  });
+  assert.deepEqual(changes(hosts), []);
+  // A record that is not one fails the run before any command.
+  const none = new FakeHosts(env);
+  await withRun(none, { ...input(), lastBootstrap: { ...last, seqno: 'high' } }, async (h) => {
+    await assert.rejects(h.result(), (err: Error) => err instanceof WorkflowFailedError && /recorded Galera bootstrap has no valid seqno/.test(String(err.cause?.message)));
+  });
+  assert.equal(none.calls.length, 0);
+});
+
+test('position guard across runs: the bootstrap is in the memo before its command, startRun hands it on, a terminated run still carries it', async () => {
+  const config = testConfig({ service: { taskQueue: 'position-guard' }, manticore: { clusters: { posts: cluster(['mc-a', 'mc-b', 'mc-c']) } } });
+  let hosts = new FakeHosts(env);
+  let memoAtBootstrap: unknown;
+  const activities: Activities = {
+    runCommand: async (req) => {
+      if (req.argv[0] === 'manticore_new_cluster') memoAtBootstrap = (await env.client.workflow.getHandle(Context.current().info.workflowExecution?.workflowId ?? '').describe()).memo?.[LAST_BOOTSTRAP_MEMO];
+      return hosts.activities().runCommand(req);
+    },
+    notify: async (n) => hosts.activities().notify(n),
+  };
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: 'position-guard', workflowBundle: await workflowBundle(), activities });
+  const handle = () => env.client.workflow.getHandle('manticore-cluster/posts');
+  await worker.runUntil(async () => {
+    // Run 1: case 6, the operator approves mc-b (position 142): bootstrapped and recorded.
+    crashedAt(hosts, { 'mc-a': 140, 'mc-b': 142, 'mc-c': 139 });
+    for (const n of ['mc-a', 'mc-b', 'mc-c']) hosts.on(`${n}: systemctl is-active manticore`, failed, failed, active).on(`${n}: ${SQL}`, synced(3));
+    assert.equal((await startRun(env.client, config, 'manticore-cluster', { cluster: 'posts' }, 'test')).started, true);
+    await eventually(() => state(handle()), (s) => s.status === 'awaiting-approval');
+    await handle().executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice', choice: 'mc-b' }] });
+    const first = (await handle().result()) as ManticoreClusterResult;
+    assert.equal(first.outcome, 'repaired');
+    assert.deepEqual(changes(hosts)[0], 'mc-b: manticore_new_cluster --force');
+    const { runId } = await handle().describe();
+    assert.deepEqual(first.lastBootstrap, { uuid: U, seqno: 142, node: 'mc-b', at: first.lastBootstrap?.at, workflowId: 'manticore-cluster/posts', runId });
+    assert.deepEqual(memoAtBootstrap, first.lastBootstrap, 'recorded in the memo before the bootstrap command ran');
+    assert.ok(first.state.steps.some((st) => st.name === 'bootstrap recorded: mc-b' && /position 142 of cluster/.test(st.reason ?? '')));
+
+    // Run 2: the data went back (positions 120-125): refused. An operator terminates it (the Web UI's button).
+    hosts = crashedAt(new FakeHosts(env), { 'mc-a': 120, 'mc-b': 125, 'mc-c': 118 });
+    await startRun(env.client, config, 'manticore-cluster', { cluster: 'posts' }, 'test');
+    const s = await eventually(() => state(handle()), (s) => s.status === 'escalated');
+    assert.match(s.pending?.reason ?? '', /position guard: refused to bootstrap from mc-b \(position 125\): lower than position 142/);
+    await handle().terminate('operator gave up on this run');
+
+    // Run 3: learns run 1's bootstrap from run 2's memo, though run 2 has no result.
+    hosts = crashedAt(new FakeHosts(env), { 'mc-a': 120, 'mc-b': 125, 'mc-c': 118 });
+    await startRun(env.client, config, 'manticore-cluster', { cluster: 'posts' }, 'test');
+    assert.deepEqual((await handle().describe()).memo?.[LAST_BOOTSTRAP_MEMO], first.lastBootstrap);
+    await eventually(() => state(handle()), (s) => s.status === 'escalated' && /position guard: refused/.test(s.pending?.reason ?? ''));
+    await handle().terminate('test finished');
+    assert.deepEqual(changes(hosts), []);
+  });
 });
