@@ -293,7 +293,7 @@ export class ModelSystem {
   /** A refused Update changes nothing: the same state, step for step. */
   private async unchanged(exec: { workflowId: string; runId: string }, before: RunState): Promise<void> {
     const after = await this.stateAfter(exec);
-    if (!isDeepStrictEqual(after, before)) this.seen.push(`${exec.workflowId}: a refused decision changed the run: before ${JSON.stringify(before).slice(0, 600)} after ${JSON.stringify(after).slice(0, 600)}`);
+    if (!isDeepStrictEqual(comparable(after), comparable(before))) this.seen.push(`${exec.workflowId}: a refused decision changed the run: ${firstDifference(comparable(before), comparable(after))}`);
   }
 
   /** A signalled decision is recorded, accepted or refused as predicted; a refused one changes nothing else. */
@@ -301,7 +301,9 @@ export class ModelSystem {
     const after = await this.stateAfter(exec);
     const last = after?.decisions[before.decisions.length];
     if (last?.accepted !== accepted) this.seen.push(`${exec.workflowId}: a signalled decision was recorded as ${JSON.stringify(last)}, expected accepted: ${accepted}`);
-    else if (!accepted && !isDeepStrictEqual(after, { ...before, decisions: [...before.decisions, last] })) this.seen.push(`${exec.workflowId}: a refused signal changed the run beyond recording the refusal`);
+    else if (!accepted && !isDeepStrictEqual(comparable(after), comparable({ ...before, decisions: [...before.decisions, last] }))) {
+      this.seen.push(`${exec.workflowId}: a refused signal changed the run beyond recording the refusal: ${firstDifference(comparable({ ...before, decisions: [...before.decisions, last] }), comparable(after))}`);
+    }
   }
 
   private latest(workflowId: string): { workflowId: string; runId: string } | undefined {
@@ -430,3 +432,25 @@ export class ModelSystem {
     }
   }
 }
+
+/**
+ * The state without the times of refused decisions: a refused signal changes no command, so its workflow task
+ * completes without commands, and a later replay hands the signal to the next workflow task, with that task's
+ * time (seen here, where every task replays the history). Everything else must be equal.
+ */
+function comparable(s: RunState | undefined): unknown {
+  return s && { ...s, decisions: s.decisions.map((d) => (d.accepted ? d : { ...d, at: '(refused: time not stable across replays)' })) };
+}
+
+/** Where two JSON values first differ, as `path: before -> after`. */
+function firstDifference(a: unknown, b: unknown, path = 'state'): string {
+  if (isDeepStrictEqual(a, b)) return '';
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
+      if (d) return d;
+    }
+  }
+  return `${path}: ${JSON.stringify(a)?.slice(0, 300)} -> ${JSON.stringify(b)?.slice(0, 300)}`;
+}
+
