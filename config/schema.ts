@@ -164,9 +164,19 @@ export const ConfigSchema = z
         commandTimeoutSeconds: z.number().positive().default(1800),
         maxConcurrentPerHost: z.number().int().positive().default(4),
         outputCapBytes: z.number().int().min(1024).default(65536),
+        /**
+         * On each host: where commands that change something keep their journal (exit status and output,
+         * so that their outcome survives a dropped connection or a lost worker; see activities/journal.ts).
+         */
+        journalDir: z.string().regex(/^\/[A-Za-z0-9_./-]{1,255}$/, 'an absolute path (letters, digits, _ . / -)').refine((p) => !p.includes('..'), 'no ".."').default('/var/tmp/replication-medic'),
+        /**
+         * How soon a worker lost in the middle of a command is noticed (the activity's heartbeat timeout);
+         * another worker then reads the command's outcome from the host's journal.
+         */
+        heartbeatTimeout: duration.default('30s'),
       })
       .strict()
-      .default({ connectTimeoutSeconds: 10, commandTimeoutSeconds: 1800, maxConcurrentPerHost: 4, outputCapBytes: 65536 }),
+      .default({ connectTimeoutSeconds: 10, commandTimeoutSeconds: 1800, maxConcurrentPerHost: 4, outputCapBytes: 65536, journalDir: '/var/tmp/replication-medic', heartbeatTimeout: '30s' }),
     inventory: z
       .object({
         controlNode: hostName,
