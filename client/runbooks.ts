@@ -67,6 +67,7 @@ export function settingsFor(config: Config, runbook: RunbookName): RunSettings {
     ctlrNodes: config.ctlr?.nodes,
     ...(runbook === 'manticore-cluster' ? { galeraClusters: config.manticore?.clusters } : {}),
     onResolvedBeforeRepair: config.intake.onResolvedBeforeRepair,
+    heartbeatTimeout: config.ssh.heartbeatTimeout,
   };
 }
 
