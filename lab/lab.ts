@@ -27,6 +27,10 @@ export interface LabHandle {
   log(): CommandLogEntry[];
   state(): LabState;
   setState(mutator: (s: LabState) => void): void;
+  /** Calls held by a `hold` fault with this id, right now (with the tool's pid). */
+  held(id: string): (CommandLogEntry & { pid: number })[];
+  /** Lets the calls held by fault `id` (and any later ones) go on. */
+  release(id: string): void;
   down(): Promise<void>;
 }
 
@@ -169,7 +173,8 @@ function serviceConfig(dir: string, state: LabState, hostKeys: Record<string, st
   const config: Record<string, unknown> = {
     service: { dataDir: path.join(dir, 'data'), taskQueue: 'replication-medic' },
     api: { listen: '127.0.0.1:0', webhookToken: randomBytes(16).toString('hex'), operatorToken: randomBytes(16).toString('hex'), approvers: ['alice', 'bob'] },
-    ssh: { connectTimeoutSeconds: 5, commandTimeoutSeconds: 120, maxConcurrentPerHost: 4, outputCapBytes: 65536 },
+    // One journal folder for the whole lab (all nodes share this machine's file system; keys never collide).
+    ssh: { connectTimeoutSeconds: 5, commandTimeoutSeconds: 120, maxConcurrentPerHost: 4, outputCapBytes: 65536, journalDir: path.join(dir, 'journal') },
     inventory: { controlNode: state.controlNode, hosts },
   };
   if (state.ctlr) config.ctlr = { nodes: Object.keys(state.ctlr.nodes) };
@@ -429,6 +434,26 @@ export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
         mutator(s);
         syncManticoreFiles(s);
       }),
+    held: (id) => {
+      const heldDir = path.join(dir, 'run', 'held');
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(heldDir).filter((n) => n.startsWith(`${id}.`));
+      } catch {
+        /* none yet */
+      }
+      return names.flatMap((n) => {
+        try {
+          return [JSON.parse(fs.readFileSync(path.join(heldDir, n), 'utf8')) as CommandLogEntry & { pid: number }];
+        } catch {
+          return []; // released meanwhile
+        }
+      });
+    },
+    release: (id) => {
+      fs.mkdirSync(path.join(dir, 'run', 'release'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'run', 'release', id), '');
+    },
     down: async () => {
       if (downed) return;
       downed = true;
