@@ -68,6 +68,7 @@ export function settingsFor(config: Config, runbook: RunbookName): RunSettings {
     ...(runbook === 'manticore-cluster' ? { galeraClusters: config.manticore?.clusters } : {}),
     onResolvedBeforeRepair: config.intake.onResolvedBeforeRepair,
     heartbeatTimeout: config.ssh.heartbeatTimeout,
+    workflowTaskTimeout: config.service.workflowTaskTimeout,
   };
 }
 
@@ -130,6 +131,7 @@ export async function startRun(
         { key: RunStatusKey, value: 'running' },
       ],
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      workflowTaskTimeout: msOf(config.service.workflowTaskTimeout),
       memo: { source },
     });
     return { workflowId, started: true };

@@ -140,9 +140,19 @@ export const ConfigSchema = z
         taskQueue: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('replication-medic'),
         namespace: z.string().default('default'),
         webUiUrl: z.string().url().default('http://127.0.0.1:8233'),
+        /**
+         * How long a run's next workflow task waits for the worker that ran it before any worker of the
+         * task queue takes it (Temporal's sticky schedule-to-start timeout): the pause after a lost worker.
+         */
+        stickyTimeout: duration.default('10s'),
+        /**
+         * Temporal's workflow task timeout for runs: a workflow task taken by a worker that then died is
+         * given to another worker after this long (a task itself takes milliseconds).
+         */
+        workflowTaskTimeout: duration.default('10s'),
       })
       .strict()
-      .default({ dataDir: '.data', taskQueue: 'replication-medic', namespace: 'default', webUiUrl: 'http://127.0.0.1:8233' }),
+      .default({ dataDir: '.data', taskQueue: 'replication-medic', namespace: 'default', webUiUrl: 'http://127.0.0.1:8233', stickyTimeout: '10s', workflowTaskTimeout: '10s' }),
     api: z
       .object({
         listen: z.string().regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'host:port').default('127.0.0.1:8480'),

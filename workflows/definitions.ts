@@ -30,6 +30,8 @@ export interface RunSettings {
   dryRun?: boolean;
   /** How soon a worker lost mid-command is noticed (config ssh.heartbeatTimeout; default 30s). */
   heartbeatTimeout?: string;
+  /** Child runs' workflow task timeout (config service.workflowTaskTimeout). */
+  workflowTaskTimeout?: string;
   /** Start option (startRun): the last run of this workflow ID repaired the target at this time (flapping guard). */
   recentRepairAt?: string;
 }

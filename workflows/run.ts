@@ -67,7 +67,7 @@ export interface Step<T> {
 function commandProxies(heartbeatTimeout: string) {
   const timeouts = { startToCloseTimeout: '35 minutes', heartbeatTimeout: msOf(heartbeatTimeout) } as const;
   return {
-    reading: proxyActivities<Activities>({ ...timeouts, retry: { maximumAttempts: 3, initialInterval: '5 seconds' } }),
+    reading: proxyActivities<Activities>({ ...timeouts, retry: { maximumAttempts: 3, initialInterval: '1 second' } }),
     changing: proxyActivities<Activities>({ ...timeouts, retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } }),
   };
 }
