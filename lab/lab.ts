@@ -31,6 +31,12 @@ export interface LabHandle {
   held(id: string): (CommandLogEntry & { pid: number })[];
   /** Lets the calls held by fault `id` (and any later ones) go on. */
   release(id: string): void;
+  /**
+   * Back to the scenario's first state with the same sshds, keys and ports: the state, the command log,
+   * the journal, held and released calls (tools still running are ended first). For suites that run
+   * many cases against one lab and one service configuration.
+   */
+  reset(): Promise<void>;
   down(): Promise<void>;
 }
 
@@ -453,6 +459,18 @@ export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
     release: (id) => {
       fs.mkdirSync(path.join(dir, 'run', 'release'), { recursive: true });
       fs.writeFileSync(path.join(dir, 'run', 'release', id), '');
+    },
+    reset: async () => {
+      const tools = toolPids(dir);
+      signal(tools, 'SIGKILL');
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && tools.some(pidAlive)) await new Promise((r) => setTimeout(r, 20));
+      reapDeadTools(dir);
+      const fresh = loadScenario(opts.scenario);
+      for (const n of names) Object.assign(fresh.nodes[n], nodes[n]);
+      withLock(dir, () => writeState(dir, fresh));
+      for (const d of ['journal', 'run/held', 'run/release']) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
+      fs.writeFileSync(path.join(dir, 'log', 'commands.jsonl'), '');
     },
     down: async () => {
       if (downed) return;

@@ -205,6 +205,8 @@ export interface CommandFault {
   partial?: string;
   /** Only the first N matching calls are affected (default: all; failTimes implies its own count). */
   times?: number;
+  /** hold: let the first N matching calls pass first (holds the call N+1 .. N+times). */
+  skip?: number;
   /** output/hang/disconnect: still apply the command's real effect on the state. */
   withEffects?: boolean;
   /** Matching calls seen so far (maintained by the lab). */

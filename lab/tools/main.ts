@@ -189,11 +189,12 @@ function plan(dir: string, node: string, tool: string, argv: string[], stdin: st
 function holdFault(dir: string, node: string, tool: string, argv: string[]): string | undefined {
   return withLock(dir, () => {
     const s = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as LabState;
-    const f = s.faults.find((x) => x.hold && x.id && matches(x, tool, node, argv));
+    // A hold fault counts every matching call; it holds calls skip+1 .. skip+times.
+    const f = s.faults.find((x) => x.hold && x.id && matches({ ...x, times: undefined }, tool, node, argv) && (x.hits ?? 0) < (x.skip ?? 0) + (x.times ?? Infinity));
     if (!f) return undefined;
     f.hits = (f.hits ?? 0) + 1;
     writeState(dir, s);
-    return f.id;
+    return f.hits > (f.skip ?? 0) ? f.id : undefined;
   });
 }
 
