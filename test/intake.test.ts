@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AlertmanagerPayloadSchema, routeAlertmanager, routeCheckMk } from '../client/intake';
 import { RUNBOOKS, workflowIdOf } from '../client/runbooks';
+import { loadScenario } from '../lab/scenario';
+import { ctlrTopoCheck } from '../lab/tools/ctlr';
 import { parseCheckMkLine } from '../parsers/checkmk';
 
 const RUNBOOK_ALERTS: [string, string[]][] = [
@@ -14,6 +16,7 @@ const RUNBOOK_ALERTS: [string, string[]][] = [
   ['2 ctlr_topo_check - - ctlr topology is BAD: autoflip blocked for maps: [fate]', ['autoflip/fate']],
   ['2 ctlr_topo_check - - ctlr topology is BAD: autoflip blocked for maps: [fate, cox]', ['autoflip/fate', 'autoflip/cox']],
   ['2 snmpexec_mon_mon_cox_12_status - - - replfailed', ['kust-replica/mon_cox-12']],
+  ['2 snmpexec_mon_video_conf_2_status - - - replfailed', ['kust-replica/video_conf-2']],
 ];
 
 function ids(routes: { runbook: keyof typeof RUNBOOKS; params: Record<string, string> }[]): string[] {
@@ -28,6 +31,18 @@ test('every check_mk alert line of RUNBOOKS.md routes to its runbook and target'
     assert.ok(routes.ok, `${line}: ${!routes.ok && routes.error}`);
     assert.deepEqual(ids(routes.value), expected, line);
   }
+});
+
+test("the lab's own ctlr_topo_check line with two blocked maps ([cox fate], as Go prints a slice) routes to one autoflip run per map", () => {
+  const state = loadScenario('autoflip-blocked-two-maps');
+  const out = ctlrTopoCheck({ dir: '/nonexistent', node: 'vkt03', tool: 'ctlr_topo_check.sh', argv: [], state, now: Date.now() });
+  assert.equal(out.code, 0);
+  assert.match(out.out, /autoflip blocked for maps: \[cox fate\]\n$/);
+  const parsed = parseCheckMkLine(out.out);
+  assert.ok(parsed.ok, !parsed.ok ? parsed.error : '');
+  const routes = routeCheckMk(parsed.value);
+  assert.ok(routes.ok, !routes.ok ? routes.error : '');
+  assert.deepEqual(ids(routes.value), ['autoflip/cox', 'autoflip/fate']);
 });
 
 test('kust and tarantool routes carry service and instance; ctlr carries the suspect node', () => {
