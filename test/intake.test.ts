@@ -6,18 +6,7 @@ import { RUNBOOKS, workflowIdOf } from '../client/runbooks';
 import { loadScenario } from '../lab/scenario';
 import { ctlrTopoCheck } from '../lab/tools/ctlr';
 import { parseCheckMkLine } from '../parsers/checkmk';
-
-const RUNBOOK_ALERTS: [string, string[]][] = [
-  ['2 snmpexec_mon_cox_1_status - - - replfailed (first: 2023-05-10/10:08:27, last: 2023-05-10/11:34:02, total: 3406)', ['kust-replica/cox-1']],
-  ['2 tarantool_badger_3_rep1_master1 slave_lag=0.01s;500.0;1000.0 slave_lag=0.01s;500.0;1000.0 replication status stopped(!)', ['tarantool-replica/badger-3']],
-  ['2 tarantool_badger_3_replication - - problems on upstreams:1', ['tarantool-replica/badger-3']],
-  ["2 orch_topo_check - orch topology is BAD: see 'im_utils --check-orch' for details", ['mysql-topology/fleet']],
-  ['2 ctlr_topo_check - ctlr topology is BAD: ctlr has no active replicas, check ctlr logs on vkt04', ['ctlr-replica/ctlr-1']],
-  ['2 ctlr_topo_check - - ctlr topology is BAD: autoflip blocked for maps: [fate]', ['autoflip/fate']],
-  ['2 ctlr_topo_check - - ctlr topology is BAD: autoflip blocked for maps: [fate, cox]', ['autoflip/fate', 'autoflip/cox']],
-  ['2 snmpexec_mon_mon_cox_12_status - - - replfailed', ['kust-replica/mon_cox-12']],
-  ['2 snmpexec_mon_video_conf_2_status - - - replfailed', ['kust-replica/video_conf-2']],
-];
+import { RUNBOOK_ALERTS } from './fuzz/samples';
 
 function ids(routes: { runbook: keyof typeof RUNBOOKS; params: Record<string, string> }[]): string[] {
   return routes.map((r) => workflowIdOf(r.runbook, RUNBOOKS[r.runbook].target(r.params)));
