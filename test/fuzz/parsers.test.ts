@@ -182,7 +182,7 @@ test('every tool-output parser: mutated real outputs, outputs of the wrong tool 
       tally.add('tool outputs tried');
       if (PARSERS[kind](text)) accepted[kind] = (accepted[kind] ?? 0) + 1;
     }),
-    settings(8000),
+    settings(12000),
   );
   // Every parser had accepted inputs to check (real outputs, and mutations that kept them valid).
   for (const kind of KINDS) assert.ok((accepted[kind] ?? 0) >= 20, `${kind}: only ${accepted[kind] ?? 0} accepted inputs`);
@@ -198,7 +198,7 @@ test('galera: a cluster name that fails its allow-list is refused before the out
       assertReason(r, cluster);
       if (!check(CLUSTER, 'cluster', cluster).ok) assert.equal(r.ok, false, cluster);
     }),
-    settings(2000),
+    settings(3000),
   );
 });
 
@@ -231,6 +231,6 @@ test('what intake accepts, the map parser accepts: any valid service and instanc
       assert.ok(pair.ok, `${instance}: ${!pair.ok && pair.error}`);
       assert.deepEqual([pair.value.slave.host, pair.value.slave.instance, pair.value.main.host], ['vkt-4vm-879-standart-02', instance, 'vkt-4vm-879-standart-01']);
     }),
-    settings(2000),
+    settings(3000),
   );
 });
