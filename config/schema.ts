@@ -132,6 +132,17 @@ export const ApprovalsSchema = z
 
 const secret = z.string().min(16, 'at least 16 characters');
 
+/** An intake rule's `~regex` (client/intake.ts anchors it as ^(?:...)$) must compile, or every alert would fail to route. */
+function compilesIfRegex(value: string): boolean {
+  if (!value.startsWith('~')) return true;
+  try {
+    new RegExp(`^(?:${value.slice(1)})$`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const ConfigSchema = z
   .object({
     service: z
@@ -193,7 +204,8 @@ export const ConfigSchema = z
         hosts: z.record(hostName, HostSchema),
       })
       .strict()
-      .refine((inv) => inv.controlNode in inv.hosts, { message: 'controlNode must be one of inventory.hosts', path: ['controlNode'] }),
+      // Own keys only: `in` would take `toString` or `constructor` for a host.
+      .refine((inv) => Object.hasOwn(inv.hosts, inv.controlNode), { message: 'controlNode must be one of inventory.hosts', path: ['controlNode'] }),
     intake: z
       .object({
         /** A duplicate firing alert for an open run sends at most one "seen again" per run per interval. */
@@ -205,7 +217,7 @@ export const ConfigSchema = z
           .array(
             z
               .object({
-                match: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(512)),
+                match: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(512).refine(compilesIfRegex, 'after ~, a regular expression that compiles')),
                 runbook: z.string(),
                 params: z.record(z.string(), z.string().max(512)).default({}),
               })
