@@ -35,7 +35,13 @@ const AUTOFLIP = /^autoflip: ?(enable|disable)(?: (.*?))??(?: ?\[ALERT\])?$/;
 const NODE_LINE = /^node (\S+) \(([0-9]+) buckets\)$/;
 const LASTSEEN = /^[0-9]{4}-[0-9]{2}-[0-9]{2}\/[0-9]{2}:[0-9]{2}:[0-9]{2}$/;
 
-export function parseIcMap(text: string): Parsed<IcMap> {
+export interface IcMapOptions {
+  /** Accept node blocks named like an instance with `_` (`node video_conf-2`); off only to replay runs recorded before. */
+  instanceNodeNames?: boolean;
+}
+
+export function parseIcMap(text: string, opts: IcMapOptions = {}): Parsed<IcMap> {
+  const instanceNodeNames = opts.instanceNodeNames ?? true;
   const lines = nonBlankLines(text);
   const map: IcMap = { nodes: [] };
   let afterHeader = false;
@@ -55,7 +61,7 @@ export function parseIcMap(text: string): Parsed<IcMap> {
     } else if (kind === 'node') {
       const m = NODE_LINE.exec(line);
       if (!m) return fail(`malformed node line ${show(line)}`, no);
-      const name = nodeName(m[1]);
+      const name = instanceNodeNames ? nodeName(m[1]) : check(NODE, 'node name', m[1]);
       if (!name.ok) return fail(name.error, no);
       if (map.nodes.some((n) => n.name === m[1])) return fail(`duplicate node ${show(m[1])}`, no);
       map.nodes.push({ name: m[1], buckets: m[2], srvs: [] });
