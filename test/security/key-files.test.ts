@@ -4,8 +4,7 @@
  * createWorker against a real (time-skipping) Temporal server, and `node dist/worker/main.js` as a process.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,9 +13,9 @@ import YAML from 'yaml';
 import { checkKeyFiles, KeyFileError } from '../../activities/key-files';
 import type { Config } from '../../config/schema';
 import { createWorker } from '../../worker/worker';
-import { freePort } from '../helpers/service';
 import { testConfig } from '../helpers/settings';
 import { timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { startServiceProcess } from './service-process';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'medic-keyfiles-'));
 /** A key file with this mode (the content does not matter to the check). */
@@ -86,20 +85,6 @@ test('createWorker rejects a 0644 key before any worker exists; with 0600 it cre
   });
 });
 
-/** Processes whose command line names `needle` (the service's data dir): what a failed start left behind. */
-function processesNaming(needle: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(needle)) pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
 test('node dist/worker/main.js with a 0644 key exits non-zero and says why', async () => {
   const dataDir = path.join(dir, 'service-data');
   const key = keyFile('main-key', 0o644);
@@ -112,27 +97,13 @@ test('node dist/worker/main.js with a 0644 key exits non-zero and says why', asy
       inventory: { controlNode: 'vkt-control-01', hosts: { 'vkt-control-01': { address: '127.0.0.1', keyFile: key, insecureAcceptAnyHostKey: true } } },
     }),
   );
-  const env: NodeJS.ProcessEnv = { ...process.env, MEDIC_TEMPORAL_PORT: String(await freePort()), MEDIC_UI_PORT: '0' };
-  for (const k of Object.keys(env)) if (k.startsWith('TEMPORAL_') && k !== 'TEMPORAL_CLI') delete env[k];
-  const main = path.resolve(__dirname, '../../worker/main.js');
+  const svc = await startServiceProcess(configFile, dataDir);
   try {
-    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [main, '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      const collect = (b: Buffer) => {
-        out += b.toString();
-        // Started after all: stop it now rather than waiting for a timeout (the assertions below then fail).
-        if (/medic: API /.test(out)) child.kill('SIGTERM');
-      };
-      child.stdout.on('data', collect);
-      child.stderr.on('data', collect);
-      child.on('exit', (code) => resolve({ code, out }));
-    });
-    assert.notEqual(r.code, 0, r.out);
-    assert.ok(r.out.includes(`host vkt-control-01: SSH key file ${key} has mode 0644: UNPROTECTED PRIVATE KEY FILE`), r.out);
-    assert.doesNotMatch(r.out, /medic: API /, 'the API never listened');
+    assert.equal(svc.apiUrl, undefined, `the API never listened: ${svc.output()}`);
+    assert.notEqual(await svc.exited, 0, svc.output());
+    assert.ok(svc.output().includes(`host vkt-control-01: SSH key file ${key} has mode 0644: UNPROTECTED PRIVATE KEY FILE`), svc.output());
   } finally {
-    // Until main.ts checks the keys before it starts the embedded Temporal, that server outlives the failed start.
-    for (const pid of processesNaming(dataDir)) process.kill(pid, 'SIGKILL');
+    // Started after all (the assertions above then fail): stop it rather than leave it running.
+    await svc.stop();
   }
 });
