@@ -39,6 +39,8 @@ test('the scanner finds a secret in each of its forms, a key leaked whole, by li
     assert.ok(found.includes(`token (${f.form}) in planted`), f.form);
   }
   assert.deepEqual(findSecrets([token], [{ where: 'clean', text: 'medic-operator-5f2c9a0e41b7d3c8a6e0f19 (one short)' }]), []);
+  const truncated = findSecrets([{ ...token, pieces: true }], [{ where: 'an error', text: 'invalid token r-5f2c9a0e41b7d3c8a6...' }]);
+  assert.deepEqual(truncated, ['a 20-character piece of token (raw) in an error'], 'a piece of a random secret is found');
 
   const key = freshKey();
   const secrets = privateKeySecrets('key', key);
@@ -50,6 +52,7 @@ test('the scanner finds a secret in each of its forms, a key leaked whole, by li
     { where: 'a Buffer as JSON', text: JSON.stringify({ privateKey: Buffer.from(key) }) },
     { where: 'the seed in hex', text: `d=${seed.toString('hex')}` },
     { where: 'the seed, binary', text: `\u0000\u0012${seed.toString('latin1')}\u0000` },
+    { where: 'a slice of its base64', text: `key ${Buffer.from(key).toString('base64').slice(101, 130)}...` },
   ];
   for (const c of leaks) assert.ok(findSecrets(secrets, [c]).length > 0, c.where);
 

@@ -10,6 +10,11 @@ import { utils } from 'ssh2';
 export interface Secret {
   name: string;
   value: Buffer;
+  /**
+   * Random throughout (a token, a key): also look for every 20-character piece of every form, so that a
+   * truncated or partial leak is found too (20 random characters never match by chance).
+   */
+  pieces?: boolean;
 }
 /** One recorded thing: a log, a history (binary, read as latin1), an API answer. */
 export interface Corpus {
@@ -41,29 +46,45 @@ export function encodedForms(value: Buffer): { form: string; text: string }[] {
   return forms.filter((f) => f.text.length >= 12 && !seen.has(f.text) && seen.add(f.text));
 }
 
-/** Each secret found: "<secret> (<form>) in <where>". */
+const PIECE = 20;
+
+/** Each secret found: "<secret> (<form>) in <where>", or "a 20-character piece of <secret> (<form>) in <where>". */
 export function findSecrets(secrets: Secret[], corpora: Corpus[]): string[] {
   const found: string[] = [];
+  const pieces = new Map<string, string>();
   for (const s of secrets) {
-    for (const f of encodedForms(s.value)) for (const c of corpora) if (c.text.includes(f.text)) found.push(`${s.name} (${f.form}) in ${c.where}`);
+    for (const f of encodedForms(s.value)) {
+      for (const c of corpora) if (c.text.includes(f.text)) found.push(`${s.name} (${f.form}) in ${c.where}`);
+      for (let i = 0; s.pieces && i + PIECE <= f.text.length; i++) {
+        const piece = f.text.slice(i, i + PIECE);
+        if (!pieces.has(piece)) pieces.set(piece, `${s.name} (${f.form})`);
+      }
+    }
+  }
+  // One pass over each corpus, every window looked up among the pieces.
+  for (const c of corpora) {
+    const hits = new Set<string>();
+    for (let i = 0; pieces.size && i + PIECE <= c.text.length; i++) {
+      const hit = pieces.get(c.text.slice(i, i + PIECE));
+      if (hit) hits.add(hit);
+    }
+    for (const h of hits) found.push(`a ${PIECE}-character piece of ${h} in ${c.where}`);
   }
   return found;
 }
 
 /**
- * The secrets of an OpenSSH private key file: its whole text, each line of its base64 body, and the
- * private key itself (for ed25519 the 32-byte seed), in case it leaks decoded.
+ * The secrets of an OpenSSH private key file: its text (by pieces too: a single line of it, or a slice of
+ * its base64, is a leak) and the private key itself (for ed25519 the 32-byte seed), in case it leaks decoded.
  */
 export function privateKeySecrets(name: string, fileText: string): Secret[] {
-  const body = fileText.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----'));
   const parsed = utils.parseKey(fileText);
   if (parsed instanceof Error) throw parsed;
   const jwk = createPrivateKey(parsed.getPrivatePEM()).export({ format: 'jwk' });
   if (!jwk.d) throw new Error(`${name}: no private part`);
   return [
-    { name: `${name} (file)`, value: Buffer.from(fileText) },
-    ...body.map((line, i) => ({ name: `${name} (body line ${i + 1})`, value: Buffer.from(line) })),
-    { name: `${name} (private key bytes)`, value: Buffer.from(jwk.d, 'base64url') },
+    { name: `${name} (file)`, value: Buffer.from(fileText), pieces: true },
+    { name: `${name} (private key bytes)`, value: Buffer.from(jwk.d, 'base64url'), pieces: true },
   ];
 }
 
