@@ -30,6 +30,26 @@ import { Metrics } from './metrics';
 
 export type { ApiTokens } from './http';
 
+/**
+ * Every route of the router below and the credential it needs (`{id}`: a run ID). test/security reads this
+ * table and probes the router with the path words of this file and alerts.ts: a route that answers but is
+ * missing here, or that does not refuse a missing or wrong token, fails there.
+ */
+export const ROUTES: readonly { method: 'GET' | 'POST'; path: string; token: 'none' | 'operator' | 'webhook' }[] = [
+  { method: 'GET', path: '/healthz', token: 'none' },
+  { method: 'GET', path: '/metrics', token: 'operator' },
+  { method: 'GET', path: '/v1/runs', token: 'operator' },
+  { method: 'POST', path: '/v1/runs', token: 'operator' },
+  { method: 'GET', path: '/v1/runs/{id}', token: 'operator' },
+  { method: 'GET', path: '/v1/runs/{id}/history', token: 'operator' },
+  { method: 'POST', path: '/v1/runs/{id}/approve', token: 'operator' },
+  { method: 'POST', path: '/v1/runs/{id}/reject', token: 'operator' },
+  { method: 'POST', path: '/v1/runs/{id}/decide', token: 'operator' },
+  { method: 'POST', path: '/v1/runs/{id}/decision', token: 'operator' },
+  { method: 'POST', path: '/v1/alerts/alertmanager', token: 'webhook' },
+  { method: 'POST', path: '/v1/alerts/checkmk', token: 'webhook' },
+];
+
 /** The body's fields, refusing any other. */
 function only(body: Record<string, unknown>, allowed: string[]): Record<string, unknown> {
   for (const key of Object.keys(body)) if (!allowed.includes(key)) throw new HttpError(400, `unknown field ${JSON.stringify(key.slice(0, 40))} (expected ${allowed.join(', ')})`);

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { checkKeyFiles } from '../activities/key-files';
 import type { Config } from '../config/schema';
 import { msOf } from '../workflows/duration';
 
@@ -17,6 +18,8 @@ function workflowCode(given?: { code: string }): { workflowBundle: { code: strin
 }
 
 export async function createWorker(connection: NativeConnection, config: Config, opts: { namespace?: string; workflowBundle?: { code: string }; client?: Client } = {}): Promise<Worker> {
+  // No worker may run with an SSH key that other users can read (throws a KeyFileError naming host, file, mode).
+  checkKeyFiles(config.inventory);
   return Worker.create({
     connection,
     namespace: opts.namespace ?? config.service.namespace,
