@@ -14,6 +14,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { connectConfig, usesExternalTemporal } from '../client/connection';
+import { checkKeyFiles } from '../activities/key-files';
 import { configPathFrom, ConfigError, loadConfig } from '../config/load';
 import type { Config } from '../config/schema';
 import { ApiTokens, createApi } from './api';
@@ -47,6 +48,8 @@ function apiTokens(config: Config): { tokens: ApiTokens; file?: string } {
 
 async function main(): Promise<void> {
   const config = loadConfig(chooseConfigFile());
+  // Before anything starts: an SSH key readable by others refuses the start; a missing one is said.
+  for (const missing of checkKeyFiles(config.inventory)) console.log(`medic: ${missing}; commands to that host fail until it exists`);
   mkdirSync(config.service.dataDir, { recursive: true });
 
   let stopping = false;

@@ -125,20 +125,30 @@ interface ServiceProcess {
 
 const MAIN = path.join(REPO_ROOT, 'dist', 'worker', 'main.js');
 
-/** Processes whose process group is pgid (the service and everything it started). */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
+/** pid and every live process below it (the service and everything it started, in any process group). */
+function descendantsOf(pid: number): number[] {
+  const parent = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(name));
+      if (fields[0] !== 'Z') parent.set(Number(name), Number(fields[1]));
     } catch {
       /* gone */
     }
   }
-  return out;
+  const out = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [p, pp] of parent) {
+      if (!out.has(p) && out.has(pp)) {
+        out.add(p);
+        grew = true;
+      }
+    }
+  }
+  return [...out];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -216,18 +226,26 @@ export class Lane {
     this.lastReadyAt = Date.now();
   }
 
-  /** SIGKILL: the service process (worker), or its whole process group with the Temporal server (tree). */
+  /**
+   * SIGKILL: the service process (worker), or every process of the service's tree at once, the Temporal
+   * server and its keeper included (tree: as when the machine's OOM killer or a `kill -9` of everything hits).
+   */
   async crash(): Promise<void> {
     const s = this.service;
     if (!s?.child.pid) throw new Error('no service to crash');
     this.service = undefined;
     const pid = s.child.pid;
-    const victims = this.kind === 'tree' ? groupMembers(pid) : [pid];
-    if (this.kind === 'tree') process.kill(-pid, 'SIGKILL');
-    else process.kill(pid, 'SIGKILL');
+    const victims = this.kind === 'tree' ? descendantsOf(pid) : [pid];
+    for (const v of victims) {
+      try {
+        process.kill(v, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     const deadline = Date.now() + 10_000;
-    while (victims.some((v) => groupMembers(pid).includes(v) || alive(v))) {
-      if (Date.now() > deadline) throw new Error(`processes ${victims.join(' ')} outlived SIGKILL`);
+    while (victims.some(alive)) {
+      if (Date.now() > deadline) throw new Error(`processes ${victims.filter(alive).join(' ')} outlived SIGKILL`);
       await sleep(20);
     }
   }
@@ -271,14 +289,15 @@ export class Lane {
   async down(): Promise<void> {
     if (this.service?.child.pid) {
       const pid = this.service.child.pid;
+      const all = descendantsOf(pid);
       try {
-        process.kill(this.kind === 'tree' ? -pid : pid, 'SIGTERM');
+        process.kill(pid, 'SIGTERM');
       } catch {
         /* gone */
       }
       const deadline = Date.now() + 15_000;
-      while (groupMembers(pid).length && Date.now() < deadline) await sleep(50);
-      for (const p of groupMembers(pid)) process.kill(p, 'SIGKILL');
+      while (all.some(alive) && Date.now() < deadline) await sleep(50);
+      for (const p of all.filter(alive)) process.kill(p, 'SIGKILL');
     }
     await this.connection?.close().catch(() => undefined);
     await this.server?.stop();

@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { recordFigures } from '../helpers/figures';
-import { quietRuntime } from '../helpers/temporal';
 import { CaseResult, changes, CrashKind, digest, Lane, line, Point, pointName, pointsOf, runCase, Script, startOf } from './harness';
 
 function countsOf(log: CaseResult['log']): Map<string, number> {
@@ -58,7 +57,6 @@ const KIND_TEXT = { worker: 'SIGKILL of the worker process, then a new one', tre
 
 export function crashMatrix(script: Script, kind: CrashKind): void {
   test(`${script.runbook}: crash matrix, ${KIND_TEXT[kind]}`, { timeout: 45 * 60_000 }, async (t) => {
-    quietRuntime();
     const figures: Record<string, number> = {};
     {
       const lane = new Lane(kind, script);
