@@ -45,12 +45,15 @@ function chaosTable(figures: Map<string, number>): string[] {
   const get = (k: string) => figures.get(k) ?? 0;
   const rows = runbooks.map((r) => `| ${r} | ${get(`${r} commands`)} | ${get(`${r} waits`)} | ${get(`${r} worker cases`)} (${get(`${r} worker passed`)} passed) | ${get(`${r} tree cases`)} (${get(`${r} tree passed`)} passed) | ${get(`${r} worker changing commands run twice`) + get(`${r} tree changing commands run twice`)} | ${get(`${r} worker seconds`) + get(`${r} tree seconds`)} |`);
   const total = (suffix: string) => runbooks.reduce((n, r) => n + get(`${r} worker ${suffix}`) + get(`${r} tree ${suffix}`), 0);
+  const others = [...figures].filter(([k]) => !/^\S+ ((worker|tree) .*|commands|waits)$/.test(k)).map(([k, v]) => `- ${k}: ${v}`);
   return [
     '| runbook | commands | waits | worker killed: cases | whole tree killed: cases | changing commands run twice | seconds |',
     '|---|---|---|---|---|---|---|',
     ...rows,
     `| **all** | | | | **${total('cases')} cases, ${total('passed')} passed** | **${total('changing commands run twice')}** | ${total('seconds')} |`,
     '',
+    ...others,
+    ...(others.length ? [''] : []),
   ];
 }
 

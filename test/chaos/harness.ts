@@ -117,7 +117,7 @@ export function prebuiltBundle(): Promise<string> {
   return bundleFile;
 }
 
-interface ServiceProcess {
+export interface ServiceProcess {
   child: ChildProcess;
   apiUrl: string;
   startedMs: number;
@@ -201,6 +201,12 @@ export class Lane {
 
   /** Starts the service process and waits until it says its worker runs. */
   async start(): Promise<void> {
+    this.service = await this.spawn();
+    this.lastReadyAt = Date.now();
+  }
+
+  /** Another service process on the same configuration (a second worker on the task queue: kind worker only). */
+  async spawn(): Promise<ServiceProcess> {
     const log = createWriteStream(this.logFile, { flags: 'a' });
     const child = spawn(process.execPath, [MAIN, '--config', this.lab.configPath], { env: this.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stderr?.pipe(log);
@@ -222,8 +228,12 @@ export class Lane {
       });
     });
     child.removeAllListeners('exit');
-    this.service = { child, apiUrl: ready, startedMs: Date.now() };
-    this.lastReadyAt = Date.now();
+    return { child, apiUrl: ready, startedMs: Date.now() };
+  }
+
+  /** Makes `s` the service the driver talks to (after the one it had was killed). */
+  use(s: ServiceProcess): void {
+    this.service = s;
   }
 
   /**
