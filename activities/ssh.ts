@@ -109,7 +109,9 @@ export class SshPool {
         if (this.conns.get(name)?.client === client) this.conns.delete(name);
       };
       client.once('ready', () => resolve(client));
-      client.once('error', (err: Error) => {
+      // `on`, not `once`: ssh2 may emit a second error (a handshake timeout, then "Connection lost before
+      // handshake"); an error event without a listener would crash the worker.
+      client.on('error', (err: Error) => {
         drop();
         if (keyRejected) reject(new SshError(keyRejected, 'host-key'));
         else reject(new SshError(`cannot connect to ${name} (${host.address}:${host.port}): ${err.message}`, 'connect'));
