@@ -35,7 +35,7 @@ export interface ExecResult {
 type RawResult = Omit<ExecResult, 'host' | 'command' | 'recovered'>;
 const EMPTY: RawResult = { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, disconnected: false, timedOut: false, durationMs: 0 };
 
-export type SshErrorKind = 'unknown-host' | 'host-key' | 'connect' | 'unsafe-command' | 'cancelled' | 'not-started' | 'outcome-unknown';
+export type SshErrorKind = 'unknown-host' | 'host-key' | 'auth' | 'connect' | 'unsafe-command' | 'cancelled' | 'not-started' | 'outcome-unknown';
 
 export class SshError extends Error {
   constructor(message: string, readonly kind: SshErrorKind) {
@@ -111,10 +111,12 @@ export class SshPool {
       client.once('ready', () => resolve(client));
       // `on`, not `once`: ssh2 may emit a second error (a handshake timeout, then "Connection lost before
       // handshake"); an error event without a listener would crash the worker.
-      client.on('error', (err: Error) => {
+      client.on('error', (err: Error & { level?: string }) => {
         drop();
         if (keyRejected) reject(new SshError(keyRejected, 'host-key'));
-        else reject(new SshError(`cannot connect to ${name} (${host.address}:${host.port}): ${err.message}`, 'connect'));
+        else if (err.level === 'client-authentication') {
+          reject(new SshError(`${name} (${host.address}:${host.port}) refused the service's SSH key for user ${host.user}: ${err.message}; retrying will not help (the key must be in the host's authorized_keys)`, 'auth'));
+        } else reject(new SshError(`cannot connect to ${name} (${host.address}:${host.port}): ${err.message}`, 'connect'));
       });
       client.on('close', drop);
       client.on('end', drop);
