@@ -231,6 +231,10 @@ export class SshPool {
             break;
         }
       } catch (err) {
+        // The command line was sent: a host that now refuses its key, or ours, cannot tell what became of it.
+        if (err instanceof SshError && (err.kind === 'host-key' || err.kind === 'auth')) {
+          throw new SshError(`outcome unknown: the command was sent to ${hostName}, then ${err.message}`, 'outcome-unknown');
+        }
         if (!(err instanceof SshError) || err.kind !== 'connect') throw err;
         lastError = err.message;
         if (Date.now() - started >= timeoutMs) throw new SshError(`outcome unknown: ${hostName} did not answer until the command's deadline (${lastError})`, 'outcome-unknown');
