@@ -299,14 +299,16 @@ export class SshPool {
         let gotExit = false;
         let timedOut = false;
         let cancelled = false;
+        /** The end of the command on the host, once asked for: the result waits for it. */
+        let ended: Promise<void> = Promise.resolve();
         const stop = (why: 'timeout' | 'cancel') => {
           if (timedOut || cancelled) return;
           if (why === 'timeout') timedOut = true;
           else cancelled = true;
           // End the process on the host (a second channel: OpenSSH refuses `signal` for root sessions), then close this one.
           const close = () => stream.close();
-          if (hooks.end) hooks.end().then(close, close);
-          else close();
+          ended = hooks.end ? hooks.end() : Promise.resolve();
+          ended.then(close, close);
           setTimeout(close, 15_000).unref();
         };
         const timer = setTimeout(() => stop('timeout'), timeoutMs);
@@ -328,11 +330,7 @@ export class SshPool {
         stream.on('close', () => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
-          if (cancelled) {
-            reject(new SshError(`command on ${hostName} cancelled`, 'cancelled'));
-            return;
-          }
-          resolve({
+          const result: RawResult = {
             exitCode,
             signal: sig,
             stdout: out.text(),
@@ -341,7 +339,11 @@ export class SshPool {
             disconnected: !gotExit && !timedOut,
             timedOut,
             durationMs: Date.now() - started,
-          });
+          };
+          // The channel may close as soon as the TERM lands: "timed out" or "cancelled" is reported only
+          // once the kill on the host has run to its end (KILL after a grace second, the journal marked).
+          const settle = () => (cancelled ? reject(new SshError(`command on ${hostName} cancelled`, 'cancelled')) : resolve(result));
+          ended.then(settle, settle);
         });
         if (stdin !== undefined) stream.end(stdin);
         else stream.end();
