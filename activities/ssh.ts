@@ -225,7 +225,7 @@ export class SshPool {
           case 'running':
             sawEntry = true;
             if (Date.now() - started >= timeoutMs) {
-              await end();
+              if (!(await end())) throw new SshError(`${hostName} did not answer the kill of the command at its timeout`, 'connect');
               return result({ ...EMPTY, timedOut: true, stdout: probe.stdout, stderr: probeRaw.stderr }, `ended on the host at its timeout${since}`);
             }
             break;
@@ -244,12 +244,12 @@ export class SshPool {
     }
   }
 
-  /** Runs a kill line on its own channel (best effort: the host may be gone). */
-  private async kill(hostName: string, line: string): Promise<void> {
+  /** Runs a kill line on its own channel; false when the host did not answer it (nothing more can be done from here). */
+  private async kill(hostName: string, line: string): Promise<boolean> {
     try {
-      await this.channel(await this.connect(hostName), hostName, line, undefined, 10_000);
+      return (await this.channel(await this.connect(hostName), hostName, line, undefined, 10_000)).exitCode === 0;
     } catch {
-      /* the host is unreachable: nothing more can be done from here */
+      return false;
     }
   }
 
@@ -261,15 +261,16 @@ export class SshPool {
     stdin: string | undefined,
     timeoutMs: number,
     signal?: AbortSignal,
-    hooks: { onStderrHead?: (head: string) => void; end?: () => Promise<void> } = {},
+    hooks: { onStderrHead?: (head: string) => void; end?: () => Promise<boolean> } = {},
   ): Promise<RawResult> {
     const started = Date.now();
     const cap = this.config.ssh.outputCapBytes;
     return new Promise<RawResult>((resolve, reject) => {
       const forget = () => {
-        // The connection may be half-dead: forget it so that the next command reconnects.
+        // The connection may be half-dead: forget it so that the next command reconnects. destroy, not end:
+        // a graceful end waits for a host that may never answer, and its channels would wait with it.
         if (this.conns.get(hostName)?.client === client) this.conns.delete(hostName);
-        client.end();
+        client.destroy();
       };
       // A host that stopped answering never confirms the channel: give up after the connect timeout.
       let opened = false;
@@ -299,16 +300,20 @@ export class SshPool {
         let gotExit = false;
         let timedOut = false;
         let cancelled = false;
-        /** The end of the command on the host, once asked for: the result waits for it. */
-        let ended: Promise<void> = Promise.resolve();
+        /** The end of the command on the host, once asked for (whether the host answered the kill): the result waits for it. */
+        let ended: Promise<boolean> = Promise.resolve(true);
         const stop = (why: 'timeout' | 'cancel') => {
           if (timedOut || cancelled) return;
           if (why === 'timeout') timedOut = true;
           else cancelled = true;
           // End the process on the host (a second channel: OpenSSH refuses `signal` for root sessions), then close this one.
           const close = () => stream.close();
-          ended = hooks.end ? hooks.end() : Promise.resolve();
-          ended.then(close, close);
+          ended = hooks.end ? hooks.end() : Promise.resolve(true);
+          void ended.then((killed) => {
+            close();
+            // A host that did not answer the kill will not answer the close either: give up the connection (this channel closes with it).
+            if (!killed) forget();
+          });
           setTimeout(close, 15_000).unref();
         };
         const timer = setTimeout(() => stop('timeout'), timeoutMs);
@@ -342,8 +347,11 @@ export class SshPool {
           };
           // The channel may close as soon as the TERM lands: "timed out" or "cancelled" is reported only
           // once the kill on the host has run to its end (KILL after a grace second, the journal marked).
-          const settle = () => (cancelled ? reject(new SshError(`command on ${hostName} cancelled`, 'cancelled')) : resolve(result));
-          ended.then(settle, settle);
+          void ended.then((killed) => {
+            if (cancelled) reject(new SshError(`command on ${hostName} cancelled`, 'cancelled'));
+            else if (timedOut && !killed) reject(new SshError(`${hostName} did not answer: the command reached its timeout (${Math.round(timeoutMs / 1000)} s) and could not be ended on the host`, 'connect'));
+            else resolve(result);
+          });
         });
         if (stdin !== undefined) stream.end(stdin);
         else stream.end();
