@@ -145,9 +145,10 @@ export function createActivities(
         return r;
       } catch (err) {
         if (err instanceof SshError) {
-          // A wrong host key, a host missing from the inventory or an unsafe argument will not fix
-          // itself: fail at once. A connection problem may (a changing command's journal key makes the
-          // retry safe). An unknown outcome or a command not started is the workflow's to decide.
+          // A refused key (auth), a wrong host key, a host missing from the inventory or an unsafe
+          // argument will not fix itself: fail at once. A connection problem may (a changing command's
+          // journal key makes the retry safe). An unknown outcome or a command not started is the
+          // workflow's to decide.
           const nonRetryable = err.kind !== 'connect';
           throw ApplicationFailure.create({ message: err.message, type: `Ssh:${err.kind}`, nonRetryable });
         }

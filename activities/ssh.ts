@@ -35,7 +35,7 @@ export interface ExecResult {
 type RawResult = Omit<ExecResult, 'host' | 'command' | 'recovered'>;
 const EMPTY: RawResult = { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, disconnected: false, timedOut: false, durationMs: 0 };
 
-export type SshErrorKind = 'unknown-host' | 'host-key' | 'connect' | 'unsafe-command' | 'cancelled' | 'not-started' | 'outcome-unknown';
+export type SshErrorKind = 'unknown-host' | 'host-key' | 'auth' | 'connect' | 'unsafe-command' | 'cancelled' | 'not-started' | 'outcome-unknown';
 
 export class SshError extends Error {
   constructor(message: string, readonly kind: SshErrorKind) {
@@ -109,10 +109,14 @@ export class SshPool {
         if (this.conns.get(name)?.client === client) this.conns.delete(name);
       };
       client.once('ready', () => resolve(client));
-      client.once('error', (err: Error) => {
+      // `on`, not `once`: ssh2 may emit a second error (a handshake timeout, then "Connection lost before
+      // handshake"); an error event without a listener would crash the worker.
+      client.on('error', (err: Error & { level?: string }) => {
         drop();
         if (keyRejected) reject(new SshError(keyRejected, 'host-key'));
-        else reject(new SshError(`cannot connect to ${name} (${host.address}:${host.port}): ${err.message}`, 'connect'));
+        else if (err.level === 'client-authentication') {
+          reject(new SshError(`${name} (${host.address}:${host.port}) refused the service's SSH key for user ${host.user}: ${err.message}; retrying will not help (the key must be in the host's authorized_keys)`, 'auth'));
+        } else reject(new SshError(`cannot connect to ${name} (${host.address}:${host.port}): ${err.message}`, 'connect'));
       });
       client.on('close', drop);
       client.on('end', drop);
@@ -221,12 +225,16 @@ export class SshPool {
           case 'running':
             sawEntry = true;
             if (Date.now() - started >= timeoutMs) {
-              await end();
+              if (!(await end())) throw new SshError(`${hostName} did not answer the kill of the command at its timeout`, 'connect');
               return result({ ...EMPTY, timedOut: true, stdout: probe.stdout, stderr: probeRaw.stderr }, `ended on the host at its timeout${since}`);
             }
             break;
         }
       } catch (err) {
+        // The command line was sent: a host that now refuses its key, or ours, cannot tell what became of it.
+        if (err instanceof SshError && (err.kind === 'host-key' || err.kind === 'auth')) {
+          throw new SshError(`outcome unknown: the command was sent to ${hostName}, then ${err.message}`, 'outcome-unknown');
+        }
         if (!(err instanceof SshError) || err.kind !== 'connect') throw err;
         lastError = err.message;
         if (Date.now() - started >= timeoutMs) throw new SshError(`outcome unknown: ${hostName} did not answer until the command's deadline (${lastError})`, 'outcome-unknown');
@@ -236,12 +244,12 @@ export class SshPool {
     }
   }
 
-  /** Runs a kill line on its own channel (best effort: the host may be gone). */
-  private async kill(hostName: string, line: string): Promise<void> {
+  /** Runs a kill line on its own channel; false when the host did not answer it (nothing more can be done from here). */
+  private async kill(hostName: string, line: string): Promise<boolean> {
     try {
-      await this.channel(await this.connect(hostName), hostName, line, undefined, 10_000);
+      return (await this.channel(await this.connect(hostName), hostName, line, undefined, 10_000)).exitCode === 0;
     } catch {
-      /* the host is unreachable: nothing more can be done from here */
+      return false;
     }
   }
 
@@ -253,15 +261,16 @@ export class SshPool {
     stdin: string | undefined,
     timeoutMs: number,
     signal?: AbortSignal,
-    hooks: { onStderrHead?: (head: string) => void; end?: () => Promise<void> } = {},
+    hooks: { onStderrHead?: (head: string) => void; end?: () => Promise<boolean> } = {},
   ): Promise<RawResult> {
     const started = Date.now();
     const cap = this.config.ssh.outputCapBytes;
     return new Promise<RawResult>((resolve, reject) => {
       const forget = () => {
-        // The connection may be half-dead: forget it so that the next command reconnects.
+        // The connection may be half-dead: forget it so that the next command reconnects. destroy, not end:
+        // a graceful end waits for a host that may never answer, and its channels would wait with it.
         if (this.conns.get(hostName)?.client === client) this.conns.delete(hostName);
-        client.end();
+        client.destroy();
       };
       // A host that stopped answering never confirms the channel: give up after the connect timeout.
       let opened = false;
@@ -291,14 +300,20 @@ export class SshPool {
         let gotExit = false;
         let timedOut = false;
         let cancelled = false;
+        /** The end of the command on the host, once asked for (whether the host answered the kill): the result waits for it. */
+        let ended: Promise<boolean> = Promise.resolve(true);
         const stop = (why: 'timeout' | 'cancel') => {
           if (timedOut || cancelled) return;
           if (why === 'timeout') timedOut = true;
           else cancelled = true;
           // End the process on the host (a second channel: OpenSSH refuses `signal` for root sessions), then close this one.
           const close = () => stream.close();
-          if (hooks.end) hooks.end().then(close, close);
-          else close();
+          ended = hooks.end ? hooks.end() : Promise.resolve(true);
+          void ended.then((killed) => {
+            close();
+            // A host that did not answer the kill will not answer the close either: give up the connection (this channel closes with it).
+            if (!killed) forget();
+          });
           setTimeout(close, 15_000).unref();
         };
         const timer = setTimeout(() => stop('timeout'), timeoutMs);
@@ -320,11 +335,7 @@ export class SshPool {
         stream.on('close', () => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
-          if (cancelled) {
-            reject(new SshError(`command on ${hostName} cancelled`, 'cancelled'));
-            return;
-          }
-          resolve({
+          const result: RawResult = {
             exitCode,
             signal: sig,
             stdout: out.text(),
@@ -333,6 +344,13 @@ export class SshPool {
             disconnected: !gotExit && !timedOut,
             timedOut,
             durationMs: Date.now() - started,
+          };
+          // The channel may close as soon as the TERM lands: "timed out" or "cancelled" is reported only
+          // once the kill on the host has run to its end (KILL after a grace second, the journal marked).
+          void ended.then((killed) => {
+            if (cancelled) reject(new SshError(`command on ${hostName} cancelled`, 'cancelled'));
+            else if (timedOut && !killed) reject(new SshError(`${hostName} did not answer: the command reached its timeout (${Math.round(timeoutMs / 1000)} s) and could not be ended on the host`, 'connect'));
+            else resolve(result);
           });
         });
         if (stdin !== undefined) stream.end(stdin);

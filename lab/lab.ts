@@ -37,6 +37,14 @@ export interface LabHandle {
    * many cases against one lab and one service configuration.
    */
   reset(): Promise<void>;
+  /** The node's sshd processes: its listener and the session processes serving its connections (e.g. to SIGSTOP the host). */
+  sshdPids(node: string): number[];
+  /**
+   * Restarts the node's sshd with a new host key on the same address and port; returns the new public
+   * key ("ssh-ed25519 AAAA..."). The service config keeps the old pinned key. Every connection to the
+   * node drops (its session processes end, as on a reinstalled host); commands started over them go on.
+   */
+  rekey(node: string): Promise<string>;
   down(): Promise<void>;
 }
 
@@ -203,6 +211,15 @@ function serviceConfig(dir: string, state: LabState, hostKeys: Record<string, st
 // ---------------------------------------------------------------------------------------------
 // Process bookkeeping
 
+function procComm(pid: number): string {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+  } catch {
+    return '';
+  }
+}
+
 function allProcs(): Map<number, number> {
   const ppids = new Map<number, number>();
   for (const name of fs.readdirSync('/proc')) {
@@ -256,9 +273,20 @@ function signal(pids: number[], sig: NodeJS.Signals): void {
   }
 }
 
+/** The node's sshd listener is running (and is still ours: its command line names the node's config). */
+const listening = (n: LabMeta['nodes'][string]): boolean => n.pid > 0 && pidAlive(n.pid) && pidCmdline(n.pid).includes(n.config);
+
+/** A node's sshd listener and its sshd descendants (the session processes; not the commands they run). */
+function nodeSshds(meta: LabMeta, node: string): number[] {
+  const n = meta.nodes[node];
+  if (!n) throw new Error(`lab: no node ${JSON.stringify(node)}`);
+  if (!listening(n)) return [];
+  return withDescendants([n.pid]).filter((p) => pidAlive(p) && procComm(p) === 'sshd');
+}
+
 function ourSshds(meta: LabMeta): number[] {
   return Object.values(meta.nodes)
-    .filter((n) => n.pid > 0 && pidAlive(n.pid) && pidCmdline(n.pid).includes(n.config))
+    .filter(listening)
     .map((n) => n.pid);
 }
 
@@ -335,12 +363,14 @@ export async function labDown(dir: string): Promise<boolean> {
   return true;
 }
 
-async function startSshd(dir: string, node: string, address: string, detached: boolean): Promise<{ port: number; pid: number; child: ChildProcess; config: string }> {
+/** Starts a node's sshd on a free port, or on `fixedPort` (a restart: retried while the port is busy). */
+async function startSshd(dir: string, node: string, address: string, detached: boolean, fixedPort?: number): Promise<{ port: number; pid: number; child: ChildProcess; config: string }> {
   const nd = path.join(dir, 'nodes', node);
   const cfgPath = path.join(nd, 'sshd_config');
   let lastErr = '';
   for (let attempt = 0; attempt < 8; attempt++) {
-    const port = await freePort(address);
+    if (fixedPort && attempt > 0) await new Promise((r) => setTimeout(r, 100 * attempt));
+    const port = fixedPort ?? (await freePort(address));
     fs.writeFileSync(cfgPath, sshdConfig(dir, node, address, port));
     const logFd = fs.openSync(path.join(nd, 'sshd.log'), 'a');
     const child = spawn(SSHD, ['-D', '-e', '-f', cfgPath], { stdio: ['ignore', 'ignore', logFd], detached });
@@ -365,6 +395,29 @@ async function startSshd(dir: string, node: string, address: string, detached: b
   throw new Error(`lab: sshd for ${node} on ${address} did not start:\n${lastErr}`);
 }
 
+const publicKeyLine = (file: string): string => fs.readFileSync(`${file}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+
+/** Restarts a node's sshd with a fresh host key on its address and port (see LabHandle.rekey). */
+async function rekeyNode(meta: LabMeta, node: string): Promise<string> {
+  const n = meta.nodes[node];
+  const old = nodeSshds(meta, node);
+  signal(old, 'SIGKILL');
+  const deadline = Date.now() + 5000;
+  while (old.some(pidAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  const key = path.join(meta.dir, 'nodes', node, 'host_ed25519_key');
+  fs.rmSync(key, { force: true });
+  fs.rmSync(`${key}.pub`, { force: true });
+  await keygen(key, `lab-host-${node}-rekeyed`);
+  const r = await startSshd(meta.dir, node, n.address, meta.detached, n.port);
+  n.pid = r.pid;
+  if (meta.watchdogPid) {
+    signal([meta.watchdogPid], 'SIGKILL');
+    meta.watchdogPid = startWatchdog(Object.values(meta.nodes).map((x) => x.pid));
+  }
+  fs.writeFileSync(path.join(meta.dir, 'lab.json'), JSON.stringify(meta, null, 2));
+  return publicKeyLine(key);
+}
+
 export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
   const t0 = Date.now();
   ensureSshd();
@@ -385,7 +438,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
   await Promise.all([keygen(clientKey, 'medic-lab-client'), ...names.map((n) => keygen(path.join(dir, 'nodes', n, 'host_ed25519_key'), `lab-host-${n}`))]);
   fs.copyFileSync(`${clientKey}.pub`, path.join(dir, 'keys', 'authorized_keys'));
   const hostKeys: Record<string, string> = {};
-  for (const n of names) hostKeys[n] = fs.readFileSync(path.join(dir, 'nodes', n, 'host_ed25519_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  for (const n of names) hostKeys[n] = publicKeyLine(path.join(dir, 'nodes', n, 'host_ed25519_key'));
   writeWrappers(dir);
   fs.writeFileSync(path.join(dir, 'log', 'commands.jsonl'), '');
 
@@ -450,7 +503,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
       }
       return names.flatMap((n) => {
         try {
-          return [JSON.parse(fs.readFileSync(path.join(heldDir, n), 'utf8')) as CommandLogEntry & { pid: number }];
+          const call = JSON.parse(fs.readFileSync(path.join(heldDir, n), 'utf8')) as CommandLogEntry & { pid: number };
+          return pidAlive(call.pid) ? [call] : []; // a held call that was killed is no longer held
         } catch {
           return []; // released meanwhile
         }
@@ -472,6 +526,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
       for (const d of ['journal', 'run/held', 'run/release']) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
       fs.writeFileSync(path.join(dir, 'log', 'commands.jsonl'), '');
     },
+    sshdPids: (node) => nodeSshds(meta, node),
+    rekey: (node) => rekeyNode(meta, node),
     down: async () => {
       if (downed) return;
       downed = true;
