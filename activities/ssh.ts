@@ -200,9 +200,10 @@ export class SshPool {
       if (signal?.aborted) throw new SshError(`command on ${hostName} cancelled`, 'cancelled');
       try {
         const probeRaw = await this.channel(await this.connect(hostName), hostName, probeLine(dir, key), undefined, 30_000, signal);
+        // A probe cut off by a dropped connection may have a cut-off output: ask again.
+        if (probeRaw.disconnected || probeRaw.timedOut) throw new SshError(`${hostName}: the connection dropped during the journal probe`, 'connect');
         const probe = parseProbe(probeRaw.stdout);
         if (!probe) {
-          if (probeRaw.disconnected) throw new SshError(`${hostName}: the connection dropped during the journal probe`, 'connect');
           throw new SshError(`outcome unknown: the journal probe on ${hostName} gave no answer it understands: ${(probeRaw.stdout + probeRaw.stderr).slice(0, 300)}`, 'outcome-unknown');
         }
         const since = probe.startedAt ? ` (started ${probe.startedAt} on ${hostName})` : '';

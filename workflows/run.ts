@@ -71,8 +71,11 @@ function commandProxies(heartbeatTimeout: string) {
     changing: proxyActivities<Activities>({ ...timeouts, retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } }),
   };
 }
-/** The activity failure types after which a changing command's outcome is settled (a retry may start it anew). */
-const SETTLED = ['Ssh:not-started', 'Ssh:unsafe-command', 'Ssh:unknown-host'];
+/**
+ * The activity failure types after which a changing command is known not to have started (a retry may
+ * start it anew): refused before it was sent. `Ssh:connect` is not one: it may come after the command was sent.
+ */
+const SETTLED = ['Ssh:not-started', 'Ssh:unsafe-command', 'Ssh:unknown-host', 'Ssh:host-key', 'Ssh:auth'];
 const notifying = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 8, initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
