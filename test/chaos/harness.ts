@@ -89,7 +89,10 @@ export function changes(e: Pick<CommandLogEntry, 'tool' | 'argv' | 'stdin'>): bo
   }
 }
 
-export const line = (e: CommandLogEntry) => `${e.node}: ${e.tool} ${e.argv.join(' ')}${e.stdin ? ` <<< ${e.stdin.trim()}` : ''}`;
+/** The controller's backup folder is named after the minute it is made (`/data/ctlr-1.20261202_0355`): the same step in another minute. */
+const STAMP = /\.\d{8}_\d{4}\b/;
+const unstamped = (text: string) => text.replace(new RegExp(STAMP.source, 'g'), '.<YYYYmmdd_HHMM>');
+export const line = (e: CommandLogEntry) => unstamped(`${e.node}: ${e.tool} ${e.argv.join(' ')}${e.stdin ? ` <<< ${e.stdin.trim()}` : ''}`);
 /** The start of a logged command (the log is written at its end). */
 export const startOf = (e: CommandLogEntry) => Date.parse(e.time) - (e.durationMs ?? 0);
 
@@ -99,7 +102,7 @@ export function digest(s: LabState): unknown {
     maps: s.maps,
     units: Object.fromEntries(Object.entries(s.nodes).map(([n, ns]) => [n, ns.units])),
     ctlr: s.ctlr?.nodes,
-    ctlrData: Object.fromEntries(Object.entries(s.nodes).map(([n, ns]) => [n, Object.keys(ns.files).filter((f) => /^\/data\/ctlr-1(\/|$)/.test(f)).sort()])),
+    ctlrData: Object.fromEntries(Object.entries(s.nodes).map(([n, ns]) => [n, Object.keys(ns.files).filter((f) => /^\/data\/ctlr-1/.test(f)).map(unstamped).sort()])),
     mysql: Object.fromEntries(Object.entries(s.mysql.clusters).map(([c, cl]) => [c, { instances: cl.instances.map(({ errantFixCalls: _, ...i }) => i), pods: cl.pods.map((p) => `${p.name} ${p.ready} ${p.status}`) }])),
     manticore: Object.fromEntries(Object.entries(s.manticore.clusters).map(([c, cl]) => [c, { bootstraps: cl.bootstraps, violations: cl.violations, nodes: cl.nodes }])),
   };
@@ -397,7 +400,11 @@ export async function runCase(lane: Lane, point?: Point, timeoutMs = 180_000): P
   const hold = point?.kind === 'command' ? `hold-${point.index}` : undefined;
   lab.setState((s) => {
     s.faults = structuredClone(script.faults);
-    if (point?.kind === 'command') s.faults.unshift({ id: hold, tool: point.entry.tool, node: point.entry.node, argsPrefix: point.entry.argv, hold: true, skip: point.skip, times: 1 });
+    if (point?.kind === 'command') {
+      const stamped = point.entry.argv.findIndex((a) => STAMP.test(a));
+      const argsPrefix = stamped < 0 ? point.entry.argv : point.entry.argv.slice(0, stamped);
+      s.faults.unshift({ id: hold, tool: point.entry.tool, node: point.entry.node, argsPrefix, hold: true, skip: point.skip, times: 1 });
+    }
   });
   if (!lane.apiUrl) await lane.start();
   for (let started = false; !started; ) {

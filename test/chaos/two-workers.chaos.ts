@@ -28,11 +28,14 @@ test('two workers: the one running clean_kust_replica.sh is killed mid-command; 
       assert.ok(Date.now() < deadline, 'the clean never started');
       await new Promise((r) => setTimeout(r, 50));
     }
-    // Which worker runs the clean: the identity (pid@host) of its ActivityTaskStarted event.
+    // Which worker runs the clean: its pending activity's worker identity (pid@host). (The history gets
+    // ActivityTaskStarted only when the attempt ends.)
     let runner: number | undefined;
     while (runner === undefined) {
-      const ev = (await lane.history(id)).filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED);
-      runner = ev.length >= 2 ? Number(String(ev[1].activityTaskStartedEventAttributes?.identity).split('@')[0]) : undefined;
+      assert.ok(Date.now() < deadline, 'no worker identity for the running clean');
+      const pending = (await lane.client.workflow.getHandle(id).describe()).raw.pendingActivities ?? [];
+      const identity = pending.find((a) => a.activityType?.name === 'runCommand')?.lastWorkerIdentity;
+      runner = identity ? Number(identity.split('@')[0]) : undefined;
       if (runner === undefined) await new Promise((r) => setTimeout(r, 50));
     }
     const survivor = runner === second.child.pid ? undefined : second;
