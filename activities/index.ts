@@ -17,6 +17,12 @@ export interface RunCommandRequest extends RemoteCommand {
   /** An inventory host name; never an address printed by a tool. */
   host: string;
   timeoutSeconds?: number;
+  /**
+   * For a command that changes something: its journal key on the host (activities/journal.ts), made by
+   * the workflow from the run and the step, so every attempt of the same step has the same key and the
+   * host itself refuses a second start.
+   */
+  journal?: string;
 }
 
 export interface Notification {
@@ -122,25 +128,33 @@ export function createActivities(
     ...createRunActivities(deps.client),
     async runCommand(req) {
       const ctx = Context.current();
+      // Heartbeats tell Temporal this worker is alive; a lost worker is noticed by their absence.
+      const beat = setInterval(() => ctx.heartbeat(), Math.max(200, Math.min(5000, (ctx.info.heartbeatTimeoutMs ?? 15_000) / 3)));
       try {
-        return await pool.exec(
+        const r = await pool.exec(
           req.host,
           { argv: req.argv, stdin: req.stdin },
           {
             signal: ctx.cancellationSignal,
-            onProgress: () => ctx.heartbeat(),
-            heartbeatMs: 5000,
             timeoutMs: req.timeoutSeconds !== undefined ? req.timeoutSeconds * 1000 : undefined,
+            journal: req.journal,
           },
         );
+        // A read-only command cut off by a dropped connection is simply asked again (the workflow's retry policy).
+        if (r.disconnected && !req.journal) throw ApplicationFailure.create({ message: `the connection to ${req.host} dropped before the command reported an exit status`, type: 'Ssh:disconnected' });
+        return r;
       } catch (err) {
         if (err instanceof SshError) {
-          // A wrong host key, a host missing from the inventory or an unsafe argument will not fix
-          // itself: fail at once. A connection problem may, for the commands allowed to retry.
+          // A refused key (auth), a wrong host key, a host missing from the inventory or an unsafe
+          // argument will not fix itself: fail at once. A connection problem may (a changing command's
+          // journal key makes the retry safe). An unknown outcome or a command not started is the
+          // workflow's to decide.
           const nonRetryable = err.kind !== 'connect';
           throw ApplicationFailure.create({ message: err.message, type: `Ssh:${err.kind}`, nonRetryable });
         }
         throw err;
+      } finally {
+        clearInterval(beat);
       }
     },
 

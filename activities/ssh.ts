@@ -1,17 +1,22 @@
 /**
  * SSH execution over ssh2: key authentication, the host key checked against the pinned key, one
  * reused connection per host, a cap on concurrent commands per host, connect and command timeouts,
- * head-and-tail capped output, and cancellation that signals the remote process and closes the channel.
+ * head-and-tail capped output. A command that times out or is cancelled is ended on the host (its
+ * process group, over a second channel). Commands that change something run under the host-side
+ * journal (activities/journal.ts): at most once per key, and their outcome survives a dropped
+ * connection or a lost worker.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Client, ClientChannel } from 'ssh2';
 import type { Config, HostConfig } from '../config/schema';
 import { CappedOutput } from './output-buffer';
 import { commandLine, RemoteCommand } from './command-line';
+import { ALREADY_STARTED, ALREADY_STARTED_MARK, journalWrapper, killLine, parseProbe, plainWrapper, probeLine, splitPid } from './journal';
 
 export interface ExecResult {
   host: string;
-  /** The exact (quoted) command line that was sent. */
+  /** The exact (quoted) command line of the argv (it runs inside the wrapper of activities/journal.ts). */
   command: string;
   /** null when the command ended without an exit status (killed by a signal, or the connection dropped). */
   exitCode: number | null;
@@ -19,14 +24,21 @@ export interface ExecResult {
   stdout: string;
   stderr: string;
   truncated: boolean;
-  /** The channel closed before an exit status arrived: the command may or may not have finished. */
+  /** The channel closed before an exit status arrived: the command may or may not have finished (read-only commands only). */
   disconnected: boolean;
   timedOut: boolean;
   durationMs: number;
+  /** How a changing command's result was obtained when not straight from its channel (e.g. from the host's journal after a lost worker). */
+  recovered?: string;
 }
 
+type RawResult = Omit<ExecResult, 'host' | 'command' | 'recovered'>;
+const EMPTY: RawResult = { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, disconnected: false, timedOut: false, durationMs: 0 };
+
+export type SshErrorKind = 'unknown-host' | 'host-key' | 'auth' | 'connect' | 'unsafe-command' | 'cancelled' | 'not-started' | 'outcome-unknown';
+
 export class SshError extends Error {
-  constructor(message: string, readonly kind: 'unknown-host' | 'host-key' | 'connect' | 'unsafe-command' | 'cancelled') {
+  constructor(message: string, readonly kind: SshErrorKind) {
     super(message);
     this.name = 'SshError';
   }
@@ -34,10 +46,9 @@ export class SshError extends Error {
 
 export interface ExecOptions {
   signal?: AbortSignal;
-  /** Called every heartbeatMs while the command runs. */
-  onProgress?: () => void;
-  heartbeatMs?: number;
   timeoutMs?: number;
+  /** A command that changes something: its journal key on the host (made by the workflow; the same on every attempt). */
+  journal?: string;
 }
 
 /** Base64 blob of a public key line "type AAAA... comment". */
@@ -98,10 +109,14 @@ export class SshPool {
         if (this.conns.get(name)?.client === client) this.conns.delete(name);
       };
       client.once('ready', () => resolve(client));
-      client.once('error', (err: Error) => {
+      // `on`, not `once`: ssh2 may emit a second error (a handshake timeout, then "Connection lost before
+      // handshake"); an error event without a listener would crash the worker.
+      client.on('error', (err: Error & { level?: string }) => {
         drop();
         if (keyRejected) reject(new SshError(keyRejected, 'host-key'));
-        else reject(new SshError(`cannot connect to ${name} (${host.address}:${host.port}): ${err.message}`, 'connect'));
+        else if (err.level === 'client-authentication') {
+          reject(new SshError(`${name} (${host.address}:${host.port}) refused the service's SSH key for user ${host.user}: ${err.message}; retrying will not help (the key must be in the host's authorized_keys)`, 'auth'));
+        } else reject(new SshError(`cannot connect to ${name} (${host.address}:${host.port}): ${err.message}`, 'connect'));
       });
       client.on('close', drop);
       client.on('end', drop);
@@ -141,86 +156,212 @@ export class SshPool {
     const release = await slots.acquire();
     try {
       if (opts.signal?.aborted) throw new SshError('cancelled before start', 'cancelled');
+      const timeoutMs = opts.timeoutMs ?? this.config.ssh.commandTimeoutSeconds * 1000;
+      if (opts.journal) return await this.execJournaled(hostName, line, cmd.stdin, opts.journal, timeoutMs, opts.signal);
       const client = await this.connect(hostName);
-      return await this.run(client, hostName, line, cmd.stdin, opts);
+      const tag = `t${randomBytes(8).toString('hex')}`;
+      let pid: number | undefined;
+      const r = await this.channel(client, hostName, plainWrapper(line, tag), cmd.stdin, timeoutMs, opts.signal, {
+        onStderrHead: (head) => (pid = splitPid(head, tag)?.pid),
+        end: () => this.kill(hostName, killLine(pid, tag)),
+      });
+      const split = splitPid(r.stderr, tag);
+      return { ...r, host: hostName, command: line, stderr: split ? split.rest : r.stderr };
     } finally {
       release();
     }
   }
 
-  private run(client: Client, hostName: string, line: string, stdin: string | undefined, opts: ExecOptions): Promise<ExecResult> {
+  /**
+   * A command that changes something, under the host-side journal (activities/journal.ts). The answer is
+   * the command's own exit status and output, read back from the journal when the connection dropped
+   * or when this is a second start of the same key (a retry after a lost worker): the command never runs
+   * twice. "Outcome unknown" only when the journal cannot tell (the process vanished without an exit
+   * status, or the host stayed unreachable until the command's deadline).
+   */
+  private async execJournaled(hostName: string, line: string, stdin: string | undefined, key: string, timeoutMs: number, signal?: AbortSignal): Promise<ExecResult> {
+    const dir = this.config.ssh.journalDir;
+    const started = Date.now();
+    const result = (r: RawResult, recovered?: string): ExecResult => ({ ...r, host: hostName, command: line, durationMs: Date.now() - started, ...(recovered ? { recovered } : {}) });
+    const end = () => this.kill(hostName, killLine(undefined, key, { dir, key }));
+    const wire = journalWrapper(line, dir, key, Buffer.byteLength(stdin ?? ''));
+    // A connection or channel that cannot be opened throws here: the command line was never sent (a retry may start it).
+    let first = await this.channel(await this.connect(hostName), hostName, wire, stdin, timeoutMs, signal, { end });
+    if (!first.disconnected && !(first.exitCode === ALREADY_STARTED && first.stderr.includes(ALREADY_STARTED_MARK))) {
+      if (first.exitCode === ALREADY_STARTED + 2) throw new SshError(`${hostName}: the input did not arrive whole; the command was not started`, 'not-started');
+      return result(first);
+    }
+    // The journal knows: poll it (read-only) until the command has ended, its deadline passes, or the host answers that it cannot tell.
+    let pause = 500;
+    let lastError = '';
+    const startedBefore = first.exitCode === ALREADY_STARTED;
+    let sawEntry = startedBefore;
+    for (;;) {
+      if (signal?.aborted) throw new SshError(`command on ${hostName} cancelled`, 'cancelled');
+      try {
+        const probeRaw = await this.channel(await this.connect(hostName), hostName, probeLine(dir, key), undefined, 30_000, signal);
+        // A probe cut off by a dropped connection may have a cut-off output: ask again.
+        if (probeRaw.disconnected || probeRaw.timedOut) throw new SshError(`${hostName}: the connection dropped during the journal probe`, 'connect');
+        const probe = parseProbe(probeRaw.stdout);
+        if (!probe) {
+          throw new SshError(`outcome unknown: the journal probe on ${hostName} gave no answer it understands: ${(probeRaw.stdout + probeRaw.stderr).slice(0, 300)}`, 'outcome-unknown');
+        }
+        const since = probe.startedAt ? ` (started ${probe.startedAt} on ${hostName})` : '';
+        switch (probe.state) {
+          case 'done':
+            return result({ ...EMPTY, exitCode: probe.exitCode ?? null, stdout: probe.stdout, stderr: probeRaw.stderr, truncated: probeRaw.truncated }, `read from the host's journal${since}: ${startedBefore ? 'it had been started before (a retry after a lost worker)' : 'the connection dropped while it ran'}`);
+          case 'killed':
+            return result({ ...EMPTY, signal: 'KILL', stdout: probe.stdout, stderr: probeRaw.stderr }, `read from the host's journal${since}: it was ended on the host at its timeout`);
+          case 'not-started':
+            throw new SshError(`${hostName}: the command was not started (journal ${key}: no start recorded and the wrapper is gone)`, 'not-started');
+          case 'lost':
+            throw new SshError(`outcome unknown: the command${since} is no longer running and left no exit status (host rebooted or process killed); check ${hostName} before deciding`, 'outcome-unknown');
+          case 'absent':
+            if (sawEntry) throw new SshError(`outcome unknown: the journal entry ${key} on ${hostName} was removed`, 'outcome-unknown');
+            // The connection dropped before the host ran anything: start it now (the key still guards it).
+            sawEntry = true;
+            first = await this.channel(await this.connect(hostName), hostName, wire, stdin, Math.max(1000, timeoutMs - (Date.now() - started)), signal, { end });
+            if (!first.disconnected && first.exitCode !== ALREADY_STARTED) return result(first);
+            continue;
+          case 'running':
+            sawEntry = true;
+            if (Date.now() - started >= timeoutMs) {
+              if (!(await end())) throw new SshError(`${hostName} did not answer the kill of the command at its timeout`, 'connect');
+              return result({ ...EMPTY, timedOut: true, stdout: probe.stdout, stderr: probeRaw.stderr }, `ended on the host at its timeout${since}`);
+            }
+            break;
+        }
+      } catch (err) {
+        // The command line was sent: a host that now refuses its key, or ours, cannot tell what became of it.
+        if (err instanceof SshError && (err.kind === 'host-key' || err.kind === 'auth')) {
+          throw new SshError(`outcome unknown: the command was sent to ${hostName}, then ${err.message}`, 'outcome-unknown');
+        }
+        if (!(err instanceof SshError) || err.kind !== 'connect') throw err;
+        lastError = err.message;
+        if (Date.now() - started >= timeoutMs) throw new SshError(`outcome unknown: ${hostName} did not answer until the command's deadline (${lastError})`, 'outcome-unknown');
+      }
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 5000);
+    }
+  }
+
+  /** Runs a kill line on its own channel; false when the host did not answer it (nothing more can be done from here). */
+  private async kill(hostName: string, line: string): Promise<boolean> {
+    try {
+      return (await this.channel(await this.connect(hostName), hostName, line, undefined, 10_000)).exitCode === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /** One exec channel: output capped, timeout and cancellation end the command on the host (`end`), then close the channel. */
+  private channel(
+    client: Client,
+    hostName: string,
+    wire: string,
+    stdin: string | undefined,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    hooks: { onStderrHead?: (head: string) => void; end?: () => Promise<boolean> } = {},
+  ): Promise<RawResult> {
     const started = Date.now();
     const cap = this.config.ssh.outputCapBytes;
-    const timeoutMs = opts.timeoutMs ?? this.config.ssh.commandTimeoutSeconds * 1000;
-    return new Promise<ExecResult>((resolve, reject) => {
-      client.exec(line, (err: Error | undefined, stream: ClientChannel) => {
+    return new Promise<RawResult>((resolve, reject) => {
+      const forget = () => {
+        // The connection may be half-dead: forget it so that the next command reconnects. destroy, not end:
+        // a graceful end waits for a host that may never answer, and its channels would wait with it.
+        if (this.conns.get(hostName)?.client === client) this.conns.delete(hostName);
+        client.destroy();
+      };
+      // A host that stopped answering never confirms the channel: give up after the connect timeout.
+      let opened = false;
+      const openTimer = setTimeout(() => {
+        if (opened) return;
+        opened = true;
+        forget();
+        reject(new SshError(`${hostName} did not open a channel within ${this.config.ssh.connectTimeoutSeconds} s`, 'connect'));
+      }, this.config.ssh.connectTimeoutSeconds * 1000);
+      const onOpen = (err: Error | undefined, stream: ClientChannel) => {
+        if (opened) {
+          stream?.close();
+          return;
+        }
+        opened = true;
+        clearTimeout(openTimer);
         if (err) {
-          // The connection may be half-dead: forget it so that the next command reconnects.
-          this.conns.delete(hostName);
-          client.end();
+          forget();
           reject(new SshError(`cannot open a channel on ${hostName}: ${err.message}`, 'connect'));
           return;
         }
         const out = new CappedOutput(cap);
         const errOut = new CappedOutput(cap);
+        let head = '';
         let exitCode: number | null = null;
-        let signal: string | null = null;
+        let sig: string | null = null;
         let gotExit = false;
         let timedOut = false;
         let cancelled = false;
+        /** The end of the command on the host, once asked for (whether the host answered the kill): the result waits for it. */
+        let ended: Promise<boolean> = Promise.resolve(true);
         const stop = (why: 'timeout' | 'cancel') => {
+          if (timedOut || cancelled) return;
           if (why === 'timeout') timedOut = true;
           else cancelled = true;
-          // End the remote process (OpenSSH delivers 'signal' requests), then close the channel.
-          try {
-            stream.signal('TERM');
-          } catch {
-            /* channel already gone */
-          }
-          setTimeout(() => {
-            try {
-              stream.signal('KILL');
-            } catch {
-              /* ignore */
-            }
-            stream.close();
-          }, 500).unref();
+          // End the process on the host (a second channel: OpenSSH refuses `signal` for root sessions), then close this one.
+          const close = () => stream.close();
+          ended = hooks.end ? hooks.end() : Promise.resolve(true);
+          void ended.then((killed) => {
+            close();
+            // A host that did not answer the kill will not answer the close either: give up the connection (this channel closes with it).
+            if (!killed) forget();
+          });
+          setTimeout(close, 15_000).unref();
         };
-        const beat = opts.onProgress ? setInterval(opts.onProgress, opts.heartbeatMs ?? 5000) : undefined;
         const timer = setTimeout(() => stop('timeout'), timeoutMs);
         const onAbort = () => stop('cancel');
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        signal?.addEventListener('abort', onAbort, { once: true });
         stream.on('data', (d: Buffer) => out.push(d));
-        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
-        stream.on('exit', (code: number | null, sig?: string) => {
+        stream.stderr.on('data', (d: Buffer) => {
+          if (hooks.onStderrHead && head.length < 200 && !head.includes('\n')) {
+            head += d.toString('utf8');
+            if (head.includes('\n')) hooks.onStderrHead(head);
+          }
+          errOut.push(d);
+        });
+        stream.on('exit', (code: number | null, s?: string) => {
           gotExit = true;
           exitCode = typeof code === 'number' ? code : null;
-          signal = sig ?? null;
+          sig = s ?? null;
         });
         stream.on('close', () => {
           clearTimeout(timer);
-          if (beat) clearInterval(beat);
-          opts.signal?.removeEventListener('abort', onAbort);
-          if (cancelled) {
-            reject(new SshError(`command on ${hostName} cancelled`, 'cancelled'));
-            return;
-          }
-          resolve({
-            host: hostName,
-            command: line,
+          signal?.removeEventListener('abort', onAbort);
+          const result: RawResult = {
             exitCode,
-            signal,
+            signal: sig,
             stdout: out.text(),
             stderr: errOut.text(),
             truncated: out.truncated || errOut.truncated,
             disconnected: !gotExit && !timedOut,
             timedOut,
             durationMs: Date.now() - started,
+          };
+          // The channel may close as soon as the TERM lands: "timed out" or "cancelled" is reported only
+          // once the kill on the host has run to its end (KILL after a grace second, the journal marked).
+          void ended.then((killed) => {
+            if (cancelled) reject(new SshError(`command on ${hostName} cancelled`, 'cancelled'));
+            else if (timedOut && !killed) reject(new SshError(`${hostName} did not answer: the command reached its timeout (${Math.round(timeoutMs / 1000)} s) and could not be ended on the host`, 'connect'));
+            else resolve(result);
           });
         });
         if (stdin !== undefined) stream.end(stdin);
         else stream.end();
-      });
+      };
+      try {
+        client.exec(wire, onOpen);
+      } catch (err) {
+        onOpen(err as Error, undefined as unknown as ClientChannel);
+      }
     });
   }
 

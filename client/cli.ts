@@ -11,7 +11,7 @@
  *   medic watch <run>                            live: current step, countdown to the next timer; exits when the run closes
  *   medic approve <run> --by NAME [--choice X] [--comment T]
  *   medic reject <run> --by NAME --reason T
- *   medic decide <run> retry|resolved|abort --by NAME [--comment T]
+ *   medic decide <run> retry|resolved|abort --by NAME [--choice run-again] [--comment T]
  * <run> is the run ID: <runbook>/<target> (dry runs: dry-run/<runbook>/<target>).
  * Every command takes --json and --config FILE. Exit codes: 0 done, 1 failed or refused, 2 bad usage.
  */
@@ -192,8 +192,8 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'decide': {
         const [id, action, ...extra] = rest;
-        if (!id || !action || extra.length > 0) throw new UsageError('usage: medic decide <run> retry|resolved|abort --by NAME [--comment T]');
-        const rec = await sendDecision(client, id, checkDecision({ action, by: values.by, comment: values.comment }, ['retry', 'resolved', 'abort']));
+        if (!id || !action || extra.length > 0) throw new UsageError('usage: medic decide <run> retry|resolved|abort --by NAME [--choice run-again] [--comment T]');
+        const rec = await sendDecision(client, id, checkDecision({ action, by: values.by, choice: values.choice, comment: values.comment }, ['retry', 'resolved', 'abort']));
         out(`accepted: ${rec.action} by ${rec.by}`, rec);
         return 0;
       }

@@ -68,6 +68,8 @@ export function settingsFor(config: Config, runbook: RunbookName): RunSettings {
     ctlrNodes: config.ctlr?.nodes,
     ...(runbook === 'manticore-cluster' ? { galeraClusters: config.manticore?.clusters } : {}),
     onResolvedBeforeRepair: config.intake.onResolvedBeforeRepair,
+    heartbeatTimeout: config.ssh.heartbeatTimeout,
+    workflowTaskTimeout: config.service.workflowTaskTimeout,
   };
 }
 
@@ -147,6 +149,7 @@ export async function startRun(
         { key: RunStatusKey, value: 'running' },
       ],
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      workflowTaskTimeout: msOf(config.service.workflowTaskTimeout),
       memo: { source, ...(lastBootstrap === undefined ? {} : { [LAST_BOOTSTRAP_MEMO]: lastBootstrap }) },
     });
     return { workflowId, started: true };

@@ -132,6 +132,17 @@ export const ApprovalsSchema = z
 
 const secret = z.string().min(16, 'at least 16 characters');
 
+/** An intake rule's `~regex` (client/intake.ts anchors it as ^(?:...)$) must compile, or every alert would fail to route. */
+function compilesIfRegex(value: string): boolean {
+  if (!value.startsWith('~')) return true;
+  try {
+    new RegExp(`^(?:${value.slice(1)})$`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const ConfigSchema = z
   .object({
     service: z
@@ -140,9 +151,19 @@ export const ConfigSchema = z
         taskQueue: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('replication-medic'),
         namespace: z.string().default('default'),
         webUiUrl: z.string().url().default('http://127.0.0.1:8233'),
+        /**
+         * How long a run's next workflow task waits for the worker that ran it before any worker of the
+         * task queue takes it (Temporal's sticky schedule-to-start timeout): the pause after a lost worker.
+         */
+        stickyTimeout: duration.default('10s'),
+        /**
+         * Temporal's workflow task timeout for runs: a workflow task taken by a worker that then died is
+         * given to another worker after this long (a task itself takes milliseconds).
+         */
+        workflowTaskTimeout: duration.default('10s'),
       })
       .strict()
-      .default({ dataDir: '.data', taskQueue: 'replication-medic', namespace: 'default', webUiUrl: 'http://127.0.0.1:8233' }),
+      .default({ dataDir: '.data', taskQueue: 'replication-medic', namespace: 'default', webUiUrl: 'http://127.0.0.1:8233', stickyTimeout: '10s', workflowTaskTimeout: '10s' }),
     api: z
       .object({
         listen: z.string().regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'host:port').default('127.0.0.1:8480'),
@@ -164,16 +185,27 @@ export const ConfigSchema = z
         commandTimeoutSeconds: z.number().positive().default(1800),
         maxConcurrentPerHost: z.number().int().positive().default(4),
         outputCapBytes: z.number().int().min(1024).default(65536),
+        /**
+         * On each host: where commands that change something keep their journal (exit status and output,
+         * so that their outcome survives a dropped connection or a lost worker; see activities/journal.ts).
+         */
+        journalDir: z.string().regex(/^\/[A-Za-z0-9_./-]{1,255}$/, 'an absolute path (letters, digits, _ . / -)').refine((p) => !p.includes('..'), 'no ".."').default('/var/tmp/replication-medic'),
+        /**
+         * How soon a worker lost in the middle of a command is noticed (the activity's heartbeat timeout);
+         * another worker then reads the command's outcome from the host's journal.
+         */
+        heartbeatTimeout: duration.default('30s'),
       })
       .strict()
-      .default({ connectTimeoutSeconds: 10, commandTimeoutSeconds: 1800, maxConcurrentPerHost: 4, outputCapBytes: 65536 }),
+      .default({ connectTimeoutSeconds: 10, commandTimeoutSeconds: 1800, maxConcurrentPerHost: 4, outputCapBytes: 65536, journalDir: '/var/tmp/replication-medic', heartbeatTimeout: '30s' }),
     inventory: z
       .object({
         controlNode: hostName,
         hosts: z.record(hostName, HostSchema),
       })
       .strict()
-      .refine((inv) => inv.controlNode in inv.hosts, { message: 'controlNode must be one of inventory.hosts', path: ['controlNode'] }),
+      // Own keys only: `in` would take `toString` or `constructor` for a host.
+      .refine((inv) => Object.hasOwn(inv.hosts, inv.controlNode), { message: 'controlNode must be one of inventory.hosts', path: ['controlNode'] }),
     intake: z
       .object({
         /** A duplicate firing alert for an open run sends at most one "seen again" per run per interval. */
@@ -185,7 +217,7 @@ export const ConfigSchema = z
           .array(
             z
               .object({
-                match: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(512)),
+                match: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(512).refine(compilesIfRegex, 'after ~, a regular expression that compiles')),
                 runbook: z.string(),
                 params: z.record(z.string(), z.string().max(512)).default({}),
               })

@@ -27,6 +27,24 @@ export interface LabHandle {
   log(): CommandLogEntry[];
   state(): LabState;
   setState(mutator: (s: LabState) => void): void;
+  /** Calls held by a `hold` fault with this id, right now (with the tool's pid). */
+  held(id: string): (CommandLogEntry & { pid: number })[];
+  /** Lets the calls held by fault `id` (and any later ones) go on. */
+  release(id: string): void;
+  /**
+   * Back to the scenario's first state with the same sshds, keys and ports: the state, the command log,
+   * the journal, held and released calls (tools still running are ended first). For suites that run
+   * many cases against one lab and one service configuration.
+   */
+  reset(): Promise<void>;
+  /** The node's sshd processes: its listener and the session processes serving its connections (e.g. to SIGSTOP the host). */
+  sshdPids(node: string): number[];
+  /**
+   * Restarts the node's sshd with a new host key on the same address and port; returns the new public
+   * key ("ssh-ed25519 AAAA..."). The service config keeps the old pinned key. Every connection to the
+   * node drops (its session processes end, as on a reinstalled host); commands started over them go on.
+   */
+  rekey(node: string): Promise<string>;
   down(): Promise<void>;
 }
 
@@ -169,7 +187,8 @@ function serviceConfig(dir: string, state: LabState, hostKeys: Record<string, st
   const config: Record<string, unknown> = {
     service: { dataDir: path.join(dir, 'data'), taskQueue: 'replication-medic' },
     api: { listen: '127.0.0.1:0', webhookToken: randomBytes(16).toString('hex'), operatorToken: randomBytes(16).toString('hex'), approvers: ['alice', 'bob'] },
-    ssh: { connectTimeoutSeconds: 5, commandTimeoutSeconds: 120, maxConcurrentPerHost: 4, outputCapBytes: 65536 },
+    // One journal folder for the whole lab (all nodes share this machine's file system; keys never collide).
+    ssh: { connectTimeoutSeconds: 5, commandTimeoutSeconds: 120, maxConcurrentPerHost: 4, outputCapBytes: 65536, journalDir: path.join(dir, 'journal') },
     inventory: { controlNode: state.controlNode, hosts },
   };
   if (state.ctlr) config.ctlr = { nodes: Object.keys(state.ctlr.nodes) };
@@ -191,6 +210,15 @@ function serviceConfig(dir: string, state: LabState, hostKeys: Record<string, st
 
 // ---------------------------------------------------------------------------------------------
 // Process bookkeeping
+
+function procComm(pid: number): string {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+  } catch {
+    return '';
+  }
+}
 
 function allProcs(): Map<number, number> {
   const ppids = new Map<number, number>();
@@ -245,9 +273,20 @@ function signal(pids: number[], sig: NodeJS.Signals): void {
   }
 }
 
+/** The node's sshd listener is running (and is still ours: its command line names the node's config). */
+const listening = (n: LabMeta['nodes'][string]): boolean => n.pid > 0 && pidAlive(n.pid) && pidCmdline(n.pid).includes(n.config);
+
+/** A node's sshd listener and its sshd descendants (the session processes; not the commands they run). */
+function nodeSshds(meta: LabMeta, node: string): number[] {
+  const n = meta.nodes[node];
+  if (!n) throw new Error(`lab: no node ${JSON.stringify(node)}`);
+  if (!listening(n)) return [];
+  return withDescendants([n.pid]).filter((p) => pidAlive(p) && procComm(p) === 'sshd');
+}
+
 function ourSshds(meta: LabMeta): number[] {
   return Object.values(meta.nodes)
-    .filter((n) => n.pid > 0 && pidAlive(n.pid) && pidCmdline(n.pid).includes(n.config))
+    .filter(listening)
     .map((n) => n.pid);
 }
 
@@ -324,12 +363,14 @@ export async function labDown(dir: string): Promise<boolean> {
   return true;
 }
 
-async function startSshd(dir: string, node: string, address: string, detached: boolean): Promise<{ port: number; pid: number; child: ChildProcess; config: string }> {
+/** Starts a node's sshd on a free port, or on `fixedPort` (a restart: retried while the port is busy). */
+async function startSshd(dir: string, node: string, address: string, detached: boolean, fixedPort?: number): Promise<{ port: number; pid: number; child: ChildProcess; config: string }> {
   const nd = path.join(dir, 'nodes', node);
   const cfgPath = path.join(nd, 'sshd_config');
   let lastErr = '';
   for (let attempt = 0; attempt < 8; attempt++) {
-    const port = await freePort(address);
+    if (fixedPort && attempt > 0) await new Promise((r) => setTimeout(r, 100 * attempt));
+    const port = fixedPort ?? (await freePort(address));
     fs.writeFileSync(cfgPath, sshdConfig(dir, node, address, port));
     const logFd = fs.openSync(path.join(nd, 'sshd.log'), 'a');
     const child = spawn(SSHD, ['-D', '-e', '-f', cfgPath], { stdio: ['ignore', 'ignore', logFd], detached });
@@ -354,6 +395,29 @@ async function startSshd(dir: string, node: string, address: string, detached: b
   throw new Error(`lab: sshd for ${node} on ${address} did not start:\n${lastErr}`);
 }
 
+const publicKeyLine = (file: string): string => fs.readFileSync(`${file}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+
+/** Restarts a node's sshd with a fresh host key on its address and port (see LabHandle.rekey). */
+async function rekeyNode(meta: LabMeta, node: string): Promise<string> {
+  const n = meta.nodes[node];
+  const old = nodeSshds(meta, node);
+  signal(old, 'SIGKILL');
+  const deadline = Date.now() + 5000;
+  while (old.some(pidAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  const key = path.join(meta.dir, 'nodes', node, 'host_ed25519_key');
+  fs.rmSync(key, { force: true });
+  fs.rmSync(`${key}.pub`, { force: true });
+  await keygen(key, `lab-host-${node}-rekeyed`);
+  const r = await startSshd(meta.dir, node, n.address, meta.detached, n.port);
+  n.pid = r.pid;
+  if (meta.watchdogPid) {
+    signal([meta.watchdogPid], 'SIGKILL');
+    meta.watchdogPid = startWatchdog(Object.values(meta.nodes).map((x) => x.pid));
+  }
+  fs.writeFileSync(path.join(meta.dir, 'lab.json'), JSON.stringify(meta, null, 2));
+  return publicKeyLine(key);
+}
+
 export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
   const t0 = Date.now();
   ensureSshd();
@@ -374,7 +438,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
   await Promise.all([keygen(clientKey, 'medic-lab-client'), ...names.map((n) => keygen(path.join(dir, 'nodes', n, 'host_ed25519_key'), `lab-host-${n}`))]);
   fs.copyFileSync(`${clientKey}.pub`, path.join(dir, 'keys', 'authorized_keys'));
   const hostKeys: Record<string, string> = {};
-  for (const n of names) hostKeys[n] = fs.readFileSync(path.join(dir, 'nodes', n, 'host_ed25519_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  for (const n of names) hostKeys[n] = publicKeyLine(path.join(dir, 'nodes', n, 'host_ed25519_key'));
   writeWrappers(dir);
   fs.writeFileSync(path.join(dir, 'log', 'commands.jsonl'), '');
 
@@ -429,6 +493,41 @@ export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
         mutator(s);
         syncManticoreFiles(s);
       }),
+    held: (id) => {
+      const heldDir = path.join(dir, 'run', 'held');
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(heldDir).filter((n) => n.startsWith(`${id}.`));
+      } catch {
+        /* none yet */
+      }
+      return names.flatMap((n) => {
+        try {
+          const call = JSON.parse(fs.readFileSync(path.join(heldDir, n), 'utf8')) as CommandLogEntry & { pid: number };
+          return pidAlive(call.pid) ? [call] : []; // a held call that was killed is no longer held
+        } catch {
+          return []; // released meanwhile
+        }
+      });
+    },
+    release: (id) => {
+      fs.mkdirSync(path.join(dir, 'run', 'release'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'run', 'release', id), '');
+    },
+    reset: async () => {
+      const tools = toolPids(dir);
+      signal(tools, 'SIGKILL');
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && tools.some(pidAlive)) await new Promise((r) => setTimeout(r, 20));
+      reapDeadTools(dir);
+      const fresh = loadScenario(opts.scenario);
+      for (const n of names) Object.assign(fresh.nodes[n], nodes[n]);
+      withLock(dir, () => writeState(dir, fresh));
+      for (const d of ['journal', 'run/held', 'run/release']) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
+      fs.writeFileSync(path.join(dir, 'log', 'commands.jsonl'), '');
+    },
+    sshdPids: (node) => nodeSshds(meta, node),
+    rekey: (node) => rekeyNode(meta, node),
     down: async () => {
       if (downed) return;
       downed = true;

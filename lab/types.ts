@@ -189,12 +189,24 @@ export interface CommandFault {
   /** Never exit (until killed or the ssh session goes away). */
   hang?: boolean;
   slowMs?: number;
-  /** Print a partial line, then kill the ssh session process (client sees a channel without exit status). */
+  /**
+   * Print a partial line, then kill the ssh session process (the client sees the connection drop, every
+   * channel on it without an exit status). The tool itself goes on, as a real command does when its
+   * output is not a pipe to the dead session (the service's journal): with `withEffects` it prints the
+   * rest of its real output and exits with its real code; without, it exits 141 (as if SIGPIPE ended it).
+   */
   disconnect?: boolean;
+  /**
+   * Hold the call (before it does anything) until the test releases it: `lab.held(id)` lists held calls,
+   * `lab.release(id)` lets them go on normally. Needs `id`. Counted by `times` like the others.
+   */
+  hold?: boolean;
   /** Text printed before a hang/disconnect (default: the first half of the real output's first line). */
   partial?: string;
   /** Only the first N matching calls are affected (default: all; failTimes implies its own count). */
   times?: number;
+  /** hold: let the first N matching calls pass first (holds the call N+1 .. N+times). */
+  skip?: number;
   /** output/hang/disconnect: still apply the command's real effect on the state. */
   withEffects?: boolean;
   /** Matching calls seen so far (maintained by the lab). */

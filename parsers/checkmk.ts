@@ -86,6 +86,8 @@ const TARANTOOL = /^tarantool_([a-z][a-z0-9_]*)_([0-9]{1,4})_(?:replication|rep[
 const CTLR_BAD = 'ctlr topology is BAD: ';
 const NO_REPLICAS = /^ctlr has no active replicas, check ctlr logs on (\S+)$/;
 const AUTOFLIP = /^autoflip blocked for maps: \[([^\]]*)\]$/;
+/** One autoflip run per map; a line naming more is not the check's output (client/runbooks.ts startRuns has the same bound). */
+const MAX_MAPS = 100;
 
 type Classified = Parsed<{ runbook: Runbook; params: Record<string, string | string[]> }>;
 
@@ -119,11 +121,15 @@ export function classifyCheckMk(line: CheckMkLine): Classified {
   }
   m = AUTOFLIP.exec(problem);
   if (!m) return fail(`unknown ctlr_topo_check problem: ${show(problem)}`);
-  const maps: string[] = [];
-  for (const name of m[1].split(',').map((s) => s.trim())) {
+  // The check prints the list as Go prints a slice (`[fate cox]`); `[fate, cox]` and mixed forms mean the same.
+  // An empty element (`[fate,,cox]`, `[]`) is refused, not skipped.
+  const names = m[1].trim().split(/\s*,\s*|\s+/);
+  if (names.length > MAX_MAPS) return fail(`more than ${MAX_MAPS} maps in one ctlr_topo_check line (${names.length})`);
+  const maps = new Set<string>();
+  for (const name of names) {
     const v = check(MAP, 'map', name);
     if (!v.ok) return v;
-    if (!maps.includes(name)) maps.push(name);
+    maps.add(v.value);
   }
-  return ok({ runbook: 'autoflip', params: { maps } });
+  return ok({ runbook: 'autoflip', params: { maps: [...maps] } });
 }

@@ -35,7 +35,13 @@ const AUTOFLIP = /^autoflip: ?(enable|disable)(?: (.*?))??(?: ?\[ALERT\])?$/;
 const NODE_LINE = /^node (\S+) \(([0-9]+) buckets\)$/;
 const LASTSEEN = /^[0-9]{4}-[0-9]{2}-[0-9]{2}\/[0-9]{2}:[0-9]{2}:[0-9]{2}$/;
 
-export function parseIcMap(text: string): Parsed<IcMap> {
+export interface IcMapOptions {
+  /** Accept node blocks named like an instance with `_` (`node video_conf-2`); off only to replay runs recorded before. */
+  instanceNodeNames?: boolean;
+}
+
+export function parseIcMap(text: string, opts: IcMapOptions = {}): Parsed<IcMap> {
+  const instanceNodeNames = opts.instanceNodeNames ?? true;
   const lines = nonBlankLines(text);
   const map: IcMap = { nodes: [] };
   let afterHeader = false;
@@ -55,7 +61,7 @@ export function parseIcMap(text: string): Parsed<IcMap> {
     } else if (kind === 'node') {
       const m = NODE_LINE.exec(line);
       if (!m) return fail(`malformed node line ${show(line)}`, no);
-      const name = check(NODE, 'node name', m[1]);
+      const name = instanceNodeNames ? nodeName(m[1]) : check(NODE, 'node name', m[1]);
       if (!name.ok) return fail(name.error, no);
       if (map.nodes.some((n) => n.name === m[1])) return fail(`duplicate node ${show(m[1])}`, no);
       map.nodes.push({ name: m[1], buckets: m[2], srvs: [] });
@@ -81,6 +87,17 @@ export function parseIcMap(text: string): Parsed<IcMap> {
   const empty = map.nodes.find((n) => n.srvs.length === 0);
   if (empty) return fail(`node ${show(empty.name)} has no srv lines`);
   return ok(map);
+}
+
+/**
+ * A node block is named like a node (`01`, `cox-1`) or like its instance; instance names may carry the
+ * service's `_` (`video_conf-2`), which a DNS-label node name may not. Both are refused only together.
+ */
+function nodeName(name: string): Parsed<string> {
+  const asNode = check(NODE, 'node name', name);
+  if (asNode.ok) return asNode;
+  const asInstance = check(INSTANCE, 'node name', name);
+  return asInstance.ok ? asInstance : asNode;
 }
 
 function parseSrv(tokens: string[]): Parsed<IcSrv> {

@@ -10,6 +10,8 @@ bash scripts/install-galera.sh     # test/galera runs real MariaDB Galera nodes
 echo "test: lint" >&2
 npx --no-install eslint --max-warnings 0 .
 
+# The reliability figures of this run (test/helpers/figures.ts); the crash matrix keeps its own.
+find .data/figures -maxdepth 1 -name '*.json' ! -name 'chaos-*' -delete 2>/dev/null || true
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)
 # Two files at a time (2 cores); each time-skipping file has its own test server and clock.
 exec node --test --test-concurrency=2 --test-timeout=300000 "${files[@]}"

@@ -3,18 +3,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AlertmanagerPayloadSchema, routeAlertmanager, routeCheckMk } from '../client/intake';
 import { RUNBOOKS, workflowIdOf } from '../client/runbooks';
+import { loadScenario } from '../lab/scenario';
+import { ctlrTopoCheck } from '../lab/tools/ctlr';
 import { parseCheckMkLine } from '../parsers/checkmk';
-
-const RUNBOOK_ALERTS: [string, string[]][] = [
-  ['2 snmpexec_mon_cox_1_status - - - replfailed (first: 2023-05-10/10:08:27, last: 2023-05-10/11:34:02, total: 3406)', ['kust-replica/cox-1']],
-  ['2 tarantool_badger_3_rep1_master1 slave_lag=0.01s;500.0;1000.0 slave_lag=0.01s;500.0;1000.0 replication status stopped(!)', ['tarantool-replica/badger-3']],
-  ['2 tarantool_badger_3_replication - - problems on upstreams:1', ['tarantool-replica/badger-3']],
-  ["2 orch_topo_check - orch topology is BAD: see 'im_utils --check-orch' for details", ['mysql-topology/fleet']],
-  ['2 ctlr_topo_check - ctlr topology is BAD: ctlr has no active replicas, check ctlr logs on vkt04', ['ctlr-replica/ctlr-1']],
-  ['2 ctlr_topo_check - - ctlr topology is BAD: autoflip blocked for maps: [fate]', ['autoflip/fate']],
-  ['2 ctlr_topo_check - - ctlr topology is BAD: autoflip blocked for maps: [fate, cox]', ['autoflip/fate', 'autoflip/cox']],
-  ['2 snmpexec_mon_mon_cox_12_status - - - replfailed', ['kust-replica/mon_cox-12']],
-];
+import { RUNBOOK_ALERTS } from './fuzz/samples';
 
 function ids(routes: { runbook: keyof typeof RUNBOOKS; params: Record<string, string> }[]): string[] {
   return routes.map((r) => workflowIdOf(r.runbook, RUNBOOKS[r.runbook].target(r.params)));
@@ -28,6 +20,18 @@ test('every check_mk alert line of RUNBOOKS.md routes to its runbook and target'
     assert.ok(routes.ok, `${line}: ${!routes.ok && routes.error}`);
     assert.deepEqual(ids(routes.value), expected, line);
   }
+});
+
+test("the lab's own ctlr_topo_check line with two blocked maps ([cox fate], as Go prints a slice) routes to one autoflip run per map", () => {
+  const state = loadScenario('autoflip-blocked-two-maps');
+  const out = ctlrTopoCheck({ dir: '/nonexistent', node: 'vkt03', tool: 'ctlr_topo_check.sh', argv: [], state, now: Date.now() });
+  assert.equal(out.code, 0);
+  assert.match(out.out, /autoflip blocked for maps: \[cox fate\]\n$/);
+  const parsed = parseCheckMkLine(out.out);
+  assert.ok(parsed.ok, !parsed.ok ? parsed.error : '');
+  const routes = routeCheckMk(parsed.value);
+  assert.ok(routes.ok, !routes.ok ? routes.error : '');
+  assert.deepEqual(ids(routes.value), ['autoflip/cox', 'autoflip/fate']);
 });
 
 test('kust and tarantool routes carry service and instance; ctlr carries the suspect node', () => {

@@ -7,20 +7,35 @@
  */
 import http from 'node:http';
 import type { Client } from '@temporalio/client';
+import type { ZodError } from 'zod';
 import type { Config } from '../config/schema';
 import { formatIssues } from '../config/load';
 import { AlertmanagerPayloadSchema, Delivery, Intake, Route, routeAlertmanager, routeCheckMk } from '../client/intake';
 import { parseCheckMkLine } from '../parsers/checkmk';
 import { ApiTokens, HttpError, readBody, requireToken, send } from './http';
 
-/** Alertmanager batches alerts of a group (up to `max_alerts`); 1 MiB holds about 2,000 of them. */
-const ALERTMANAGER_MAX_BODY = 1024 * 1024;
+/**
+ * Alertmanager sends a group's alerts in one notification and does not retry a 4xx, so the limits
+ * must admit a realistic grouped notification: up to 1,000 alerts (`max_alerts: 1000` on the
+ * receiver truncates beyond that and says so in `truncatedAlerts`), and 4 MiB, 4 KiB per alert. A
+ * real alert with ten labels, summary, description, runbook URL and a Prometheus generator URL is
+ * about 1.4 KiB (1,000 of them: 1.4 MB, over the former 1 MiB).
+ */
+const ALERTMANAGER_MAX_BODY = 4 * 1024 * 1024;
+const ALERTMANAGER_MAX_ALERTS = 1000;
+/** A 400 lists this many schema issues at most (a body of 1,000 bad alerts would otherwise answer with thousands of lines). */
+const MAX_ISSUES = 20;
 
 interface Routed {
   item: number;
   firing: boolean;
   routes?: Route[];
   unroutable?: string;
+}
+
+function fewIssues(error: ZodError): string {
+  const lines = formatIssues(error).split('\n');
+  return lines.length > MAX_ISSUES ? [...lines.slice(0, MAX_ISSUES), `  ... and ${lines.length - MAX_ISSUES} more`].join('\n') : lines.join('\n');
 }
 
 export interface AlertHandler {
@@ -85,8 +100,12 @@ export function createAlertHandler(client: Client, config: Config, tokens: ApiTo
       if (err instanceof HttpError) throw err;
       throw new HttpError(400, `invalid JSON: ${(err as Error).message}`);
     }
+    const count = (doc as { alerts?: unknown } | null)?.alerts;
+    if (Array.isArray(count) && count.length > ALERTMANAGER_MAX_ALERTS) {
+      throw new HttpError(413, `more than ${ALERTMANAGER_MAX_ALERTS} alerts in one notification (${count.length}); set max_alerts: ${ALERTMANAGER_MAX_ALERTS} on the webhook receiver`);
+    }
     const payload = AlertmanagerPayloadSchema.safeParse(doc);
-    if (!payload.success) throw new HttpError(400, `not an Alertmanager version 4 payload:\n${formatIssues(payload.error)}`);
+    if (!payload.success) throw new HttpError(400, `not an Alertmanager version 4 payload:\n${fewIssues(payload.error)}`);
     const routed: Routed[] = payload.data.alerts.map((a, i) => {
       const routes = routeAlertmanager(a, config.intake.rules);
       return routes.ok ? { item: i + 1, firing: a.status === 'firing', routes: routes.value } : { item: i + 1, firing: a.status === 'firing', unroutable: routes.error };

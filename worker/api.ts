@@ -12,7 +12,7 @@
  *   GET  /v1/runs/{id}/history             the timeline rebuilt from the event history
  *   POST /v1/runs/{id}/approve             {by, choice?, comment?}
  *   POST /v1/runs/{id}/reject              {by, reason}
- *   POST /v1/runs/{id}/decide              {action: retry|resolved|abort, by, comment?}
+ *   POST /v1/runs/{id}/decide              {action: retry|resolved|abort, by, choice?, comment?} (choice run-again: see workflows/run.ts)
  *   POST /v1/runs/{id}/decision            {action, by, choice?, comment?} (any of the above; kept for older callers)
  * A run ID contains `/`: send it URL-encoded as one path segment (`/v1/runs/kust-replica%2Fcox-1`);
  * the plain form `/v1/runs/kust-replica/cox-1[/...]` (and `/v1/runs/dry-run/kust-replica/cox-1`) works too.
@@ -29,6 +29,26 @@ import { ApiTokens, HttpError, readJson, requireToken, send } from './http';
 import { Metrics } from './metrics';
 
 export type { ApiTokens } from './http';
+
+/**
+ * Every route of the router below and the credential it needs (`{id}`: a run ID). test/security reads this
+ * table and probes the router with the path words of this file and alerts.ts: a route that answers but is
+ * missing here, or that does not refuse a missing or wrong token, fails there.
+ */
+export const ROUTES: readonly { method: 'GET' | 'POST'; path: string; token: 'none' | 'operator' | 'webhook' }[] = [
+  { method: 'GET', path: '/healthz', token: 'none' },
+  { method: 'GET', path: '/metrics', token: 'operator' },
+  { method: 'GET', path: '/v1/runs', token: 'operator' },
+  { method: 'POST', path: '/v1/runs', token: 'operator' },
+  { method: 'GET', path: '/v1/runs/{id}', token: 'operator' },
+  { method: 'GET', path: '/v1/runs/{id}/history', token: 'operator' },
+  { method: 'POST', path: '/v1/runs/{id}/approve', token: 'operator' },
+  { method: 'POST', path: '/v1/runs/{id}/reject', token: 'operator' },
+  { method: 'POST', path: '/v1/runs/{id}/decide', token: 'operator' },
+  { method: 'POST', path: '/v1/runs/{id}/decision', token: 'operator' },
+  { method: 'POST', path: '/v1/alerts/alertmanager', token: 'webhook' },
+  { method: 'POST', path: '/v1/alerts/checkmk', token: 'webhook' },
+];
 
 /** The body's fields, refusing any other. */
 function only(body: Record<string, unknown>, allowed: string[]): Record<string, unknown> {
@@ -96,7 +116,7 @@ export function createApi(client: Client, config: Config, tokens: ApiTokens): ht
       const body = only(await readJson(req), ['by', 'reason']);
       if (typeof body.reason !== 'string' || body.reason.trim() === '') throw new HttpError(400, '"reason" is required');
       decision = checkDecision({ action: 'reject', by: body.by, comment: body.reason });
-    } else if (action === 'decide') decision = checkDecision(only(await readJson(req), ['action', 'by', 'comment']), ['retry', 'resolved', 'abort']);
+    } else if (action === 'decide') decision = checkDecision(only(await readJson(req), ['action', 'by', 'choice', 'comment']), ['retry', 'resolved', 'abort']);
     else if (action === 'decision') decision = checkDecision(only(await readJson(req), ['action', 'by', 'choice', 'comment']));
     else throw new HttpError(404, `no such route: POST .../${(action ?? '').slice(0, 40)} (approve, reject, decide)`);
     return send(res, 200, await sendDecision(client, id, decision));

@@ -1,13 +1,20 @@
 /**
  * The embedded Temporal: `temporal server start-dev` with a SQLite file, so runs survive a restart,
  * the Web UI, and the project's search attributes registered.
+ *
+ * Its lifecycle: the data dir is taken first (worker/keeper.ts: one service per data dir, the server
+ * dies with the service); a server a crashed start left running on this SQLite file (its pid file with
+ * its start time, checked against /proc/<pid>/stat and cmdline) is stopped, with one line saying so; a port held by any other
+ * process is refused before anything starts; the server is used only once it answers and holds the
+ * port itself; and when it exits later, `exited` says so (with its status and its last log lines).
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
+import { DataDirLock, describeExit, ExitStatus, forgetServer, lockDataDir, recordedServer } from './keeper';
+import { isRunning, listenersOf, listensOn, processInfo, signal, waitUntilGone } from './proc';
 
 export interface DevServerOptions {
   cli: string;
@@ -17,53 +24,114 @@ export interface DevServerOptions {
   uiPort?: number;
   ip?: string;
   namespace?: string;
+  /** One line per fact worth telling (a stale server stopped, a wait); default: console.log with "medic: ". */
+  notice?: (line: string) => void;
+}
+
+export interface ServerExit {
+  /** After stop(); otherwise the server went away under the service. */
+  expected: boolean;
+  status: ExitStatus;
+  /** For an unexpected exit: what happened, with the last lines of temporal.log. */
+  message: string;
 }
 
 export interface DevServer {
   address: string;
   uiUrl?: string;
-  process: ChildProcess;
+  pid: number;
+  /** Settles when the server is gone. */
+  exited: Promise<ServerExit>;
   stop(): Promise<void>;
 }
 
-function waitForPort(host: string, port: number, timeoutMs: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (child.exitCode !== null) return reject(new Error(`temporal dev server exited with code ${child.exitCode}`));
-      const sock = net.connect({ host, port }, () => {
-        sock.destroy();
-        resolve();
-      });
-      sock.on('error', () => {
-        sock.destroy();
-        if (Date.now() > deadline) reject(new Error(`temporal dev server did not listen on ${host}:${port} within ${timeoutMs} ms`));
-        else setTimeout(attempt, 100);
-      });
-    };
-    attempt();
-  });
+/** A start-up refusal or failure whose message says what to do; printed without a stack. */
+export class DevServerError extends Error {}
+
+const START_TIMEOUT_MS = 60_000;
+const STALE_GRACE_MS = 10_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `<any temporal CLI> server start-dev ... --db-filename <db> ...`, as startDevServer runs it. */
+function isServerOn(argv: string[], db: string): boolean {
+  return argv[1] === 'server' && argv[2] === 'start-dev' && argv[argv.indexOf('--db-filename') + 1] === db;
 }
 
 /**
- * The port accepts connections a moment before the frontend serves: calls then fail with "Frontend is not
- * healthy yet" (seen on a fresh SQLite file under load). Wait until GetSystemInfo answers.
+ * The server an earlier start recorded, if it is still there (same pid and start time): running, it is
+ * stopped (TERM, KILL after the grace period); already exiting (its keeper died first; /proc then shows
+ * no command line), it is waited for, so its ports are free once this returns.
  */
-async function waitForFrontend(address: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+async function stopStaleServer(dataDir: string, db: string, notice: (line: string) => void): Promise<void> {
+  const rec = recordedServer(dataDir);
+  const p = rec && isRunning(rec.pid, rec.startTime) ? processInfo(rec.pid) : undefined;
+  if (p && (p.argv.length === 0 || isServerOn(p.argv, db))) {
+    if (p.argv.length) notice(`a Temporal dev server left by an earlier start is still running on ${db} (pid ${p.pid}): stopping it`);
+    signal([p.pid], 'SIGTERM');
+    if (!(await waitUntilGone(p.pid, STALE_GRACE_MS, p.startTime))) {
+      signal([p.pid], 'SIGKILL');
+      if (!(await waitUntilGone(p.pid, 5_000, p.startTime))) throw new DevServerError(`the Temporal dev server left by an earlier start (pid ${p.pid}) does not stop, even after SIGKILL`);
+    }
+  }
+  forgetServer(dataDir);
+}
+
+async function assertPortFree(ip: string, port: number, role: string): Promise<void> {
+  const inUse = await new Promise<boolean>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(true) : reject(err)));
+    probe.listen({ host: ip, port, exclusive: true }, () => probe.close(() => resolve(false)));
+  });
+  if (!inUse) return;
+  const holders = listenersOf(port).map((p) => `pid ${p.pid} (${p.argv.join(' ').slice(0, 100)})`);
+  throw new DevServerError(
+    `port ${port} on ${ip} (${role}) is already in use${holders.length ? ` by ${holders.join(', ')}` : ''}; ` +
+      'the service uses only a Temporal server it started itself: stop that process or choose another port',
+  );
+}
+
+/** The lines the server wrote to its log since `from` (a byte offset), the last `max` of them. */
+function logTail(file: string, from: number, max = 10): string {
+  let text = '';
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const start = Math.max(from, size - 16_384);
+      const buf = Buffer.alloc(Math.max(0, size - start));
+      readSync(fd, buf, 0, buf.length, start);
+      text = buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* no log: said below */
+  }
+  const lines = text.split('\n').filter((l) => l.trim() !== '').slice(-max);
+  return lines.length ? `the last lines of ${file}:\n${lines.map((l) => `    ${l}`).join('\n')}` : `${file} has nothing from this server`;
+}
+
+/**
+ * Until the frontend answers GetSystemInfo (the port accepts connections a moment before the frontend
+ * serves: calls then fail with "Frontend is not healthy yet", seen on a fresh SQLite file under load).
+ * False when the server exited meanwhile.
+ */
+async function waitUntilServing(address: string, alive: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`temporal dev server exited with code ${child.exitCode}`);
+    if (!alive()) return false;
     try {
       const c = await Connection.connect({ address, connectTimeout: 2_000 });
       try {
         await c.workflowService.getSystemInfo({});
-        return;
+        return true;
       } finally {
         await c.close();
       }
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`temporal dev server at ${address} not healthy within ${timeoutMs} ms: ${err instanceof Error ? err.message : String(err)}`);
-      await new Promise((r) => setTimeout(r, 100));
+      if (Date.now() > deadline) throw new DevServerError(`the Temporal dev server at ${address} was not healthy within ${timeoutMs} ms: ${err instanceof Error ? err.message : String(err)}`);
+      await sleep(100);
     }
   }
 }
@@ -72,10 +140,13 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const ip = opts.ip ?? '127.0.0.1';
   const port = opts.port ?? 7233;
   const uiPort = opts.uiPort ?? 8233;
-  mkdirSync(opts.dataDir, { recursive: true });
+  const notice = opts.notice ?? ((line: string) => console.log(`medic: ${line}`));
+  const dataDir = path.resolve(opts.dataDir);
+  const db = path.join(dataDir, 'temporal.sqlite');
+  const logFile = path.join(dataDir, 'temporal.log');
   const args = [
     'server', 'start-dev',
-    '--db-filename', path.join(opts.dataDir, 'temporal.sqlite'),
+    '--db-filename', db,
     '--ip', ip,
     '--port', String(port),
     '--namespace', opts.namespace ?? 'default',
@@ -83,28 +154,47 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]),
     ...(uiPort ? ['--ui-ip', ip, '--ui-port', String(uiPort)] : ['--headless']),
   ];
-  const log = openSync(path.join(opts.dataDir, 'temporal.log'), 'a');
-  const child = spawn(opts.cli, args, { stdio: ['ignore', log, log] });
+  mkdirSync(dataDir, { recursive: true });
+  const log = openSync(logFile, 'a');
+  let lock: DataDirLock | undefined;
+  let pid = 0;
+  let logFrom = 0;
   try {
-    await waitForPort(ip, port, 60_000, child);
-    await waitForFrontend(`${ip}:${port}`, 60_000, child);
+    lock = await lockDataDir(dataDir, { output: log, notice, server: [opts.cli, ...args] });
+    const keeper = lock;
+    await stopStaleServer(dataDir, db, notice);
+    await assertPortFree(ip, port, 'Temporal gRPC');
+    if (uiPort) await assertPortFree(ip, uiPort, 'Temporal Web UI');
+    logFrom = fstatSync(log).size;
+    pid = await keeper.run();
+    const serving = await waitUntilServing(`${ip}:${port}`, keeper.running, START_TIMEOUT_MS).catch((err: Error) => {
+      throw new DevServerError(`${err.message}; ${logTail(logFile, logFrom)}`);
+    });
+    if (!serving || !keeper.running()) {
+      throw new DevServerError(`the Temporal dev server (pid ${pid}) exited during start-up with ${describeExit(await keeper.exited)}; ${logTail(logFile, logFrom)}`);
+    }
+    if (!listensOn(pid, port)) throw new DevServerError(`port ${port} on ${ip} answered, but not from the Temporal dev server this service started (pid ${pid}); the service uses no server it did not start`);
   } catch (err) {
-    child.kill('SIGKILL');
+    await lock?.kill();
     throw err;
+  } finally {
+    closeSync(log); // the keeper and the server have their own
   }
+
+  const keeper = lock;
+  let stopping = false;
   return {
     address: `${ip}:${port}`,
     uiUrl: uiPort ? `http://${ip}:${uiPort}` : undefined,
-    process: child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(kill);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
+    pid,
+    exited: keeper.exited.then((status) => ({
+      expected: stopping,
+      status,
+      message: stopping ? 'stopped' : `the Temporal dev server (pid ${pid}) exited unexpectedly with ${describeExit(status)}; ${logTail(logFile, logFrom)}`,
+    })),
+    stop: async () => {
+      stopping = true;
+      await keeper.release();
+    },
   };
 }

@@ -5,6 +5,8 @@
  *   - the worker (runbook workflows + SSH activities);
  *   - the HTTP API.
  * Ctrl-C stops all three; the next start resumes unfinished runs (they are in Temporal's database).
+ * The embedded server dies with this process however it ends (worker/keeper.ts); when the server ends
+ * first, the service stops at once with exit code 1 and says why.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,11 +14,13 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { connectConfig, usesExternalTemporal } from '../client/connection';
+import { checkKeyFiles } from '../activities/key-files';
 import { configPathFrom, ConfigError, loadConfig } from '../config/load';
 import type { Config } from '../config/schema';
 import { ApiTokens, createApi } from './api';
 import { REPO_ROOT, temporalBinaries } from './binaries';
-import { DevServer, startDevServer } from './devserver';
+import { DevServer, DevServerError, startDevServer } from './devserver';
+import { DataDirError } from './keeper';
 import { createWorker } from './worker';
 
 function chooseConfigFile(): string {
@@ -44,8 +48,11 @@ function apiTokens(config: Config): { tokens: ApiTokens; file?: string } {
 
 async function main(): Promise<void> {
   const config = loadConfig(chooseConfigFile());
+  // Before anything starts: an SSH key readable by others refuses the start; a missing one is said.
+  for (const missing of checkKeyFiles(config.inventory)) console.log(`medic: ${missing}; commands to that host fail until it exists`);
   mkdirSync(config.service.dataDir, { recursive: true });
 
+  let stopping = false;
   let server: DevServer | undefined;
   const external = usesExternalTemporal();
   if (!external) {
@@ -54,6 +61,12 @@ async function main(): Promise<void> {
       dataDir: config.service.dataDir,
       port: Number(process.env.MEDIC_TEMPORAL_PORT ?? 7233),
       uiPort: Number(process.env.MEDIC_UI_PORT ?? 8233),
+    });
+    void server.exited.then((e) => {
+      if (e.expected || stopping) return;
+      console.error(`medic: ${e.message}`);
+      console.error('medic: stopping (exit code 1)');
+      process.exit(1);
     });
   }
   const { connectionOptions, namespace: envNamespace } = connectConfig(process.env, server?.address);
@@ -77,7 +90,6 @@ async function main(): Promise<void> {
   console.log(`medic: API ${apiUrl}${file ? ` (tokens in ${file})` : ''}`);
   console.log(`medic: worker on task queue ${config.service.taskQueue}, namespace ${namespace}; Ctrl-C stops`);
 
-  let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -97,6 +109,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
+  if (err instanceof DevServerError || err instanceof DataDirError) console.error(`medic: ${err.message}`);
+  else console.error(err instanceof ConfigError ? err.message : err);
   process.exit(1);
 });

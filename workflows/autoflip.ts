@@ -5,11 +5,11 @@
  */
 import { ActivityFailure, proxyActivities, rootCause } from '@temporalio/workflow';
 import type { ExecResult, RunActivities, RunOutcome, RunRef } from '../activities';
-import { IcMap, parseIcMap } from '../parsers/icmap';
+import type { IcMap } from '../parsers/icmap';
 import { MAP } from '../parsers/patterns';
 import { fail, ok, Parsed } from '../parsers/result';
 import type { RunResult, RunSettings } from './definitions';
-import { validInput } from './judges';
+import { parseRunMap, validInput } from './judges';
 import { Run, runbook } from './run';
 
 export interface AutoflipInput {
@@ -27,7 +27,7 @@ export function autoflipState(r: ExecResult): Parsed<'enabled' | 'blocked'> {
 }
 
 function understoodMap(r: ExecResult): Parsed<IcMap> {
-  const map = parseIcMap(r.stdout);
+  const map = parseRunMap(r.stdout);
   return map.ok ? map : fail(`ic map output not understood: ${map.error}${map.line ? ` (line ${map.line})` : ''}`);
 }
 

@@ -28,6 +28,10 @@ export interface RunSettings {
   onResolvedBeforeRepair?: 'finish' | 'continue';
   /** Start option: run only the read-only steps; stop (outcome `dry-run`) at the first step that changes something. */
   dryRun?: boolean;
+  /** How soon a worker lost mid-command is noticed (config ssh.heartbeatTimeout; default 30s). */
+  heartbeatTimeout?: string;
+  /** Child runs' workflow task timeout (config service.workflowTaskTimeout). */
+  workflowTaskTimeout?: string;
   /** Start option (startRun): the last run of this workflow ID repaired the target at this time (flapping guard). */
   recentRepairAt?: string;
 }
@@ -46,6 +50,8 @@ export interface StepRecord {
   output?: string;
   verdict?: 'ok' | 'failed' | 'error' | 'approved' | 'rejected' | 'retry' | 'resolved' | 'abort' | 'done' | 'would-run';
   reason?: string;
+  /** A changing command whose result came from the host's journal (after a lost worker or a dropped connection): how. */
+  recovered?: string;
   by?: string;
   comment?: string;
 }

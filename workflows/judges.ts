@@ -1,15 +1,23 @@
 /** Judges shared by runbooks: turn a command's output into a verdict, using the pure parsers. */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { ExecResult } from '../activities';
-import { findReplicaPair, IcNode, IcSrv, parseIcMap } from '../parsers/icmap';
+import { findReplicaPair, IcMap, IcNode, IcSrv, parseIcMap } from '../parsers/icmap';
 import { endsWithLines } from '../parsers/output';
 import { check } from '../parsers/patterns';
 import { fail, ok, Parsed } from '../parsers/result';
 
+/**
+ * `ic map` as the runs judge it. Runs recorded before node blocks could be named like an instance with `_`
+ * (`node video_conf-2`) replay with the old judgement: such a run had escalated, and must go on doing so.
+ */
+export function parseRunMap(text: string): Parsed<IcMap> {
+  return parseIcMap(text, { instanceNodeNames: patched('icmap-instance-node-names') });
+}
+
 /** `ic map` output -> the instance's slave and main (exactly one of each), or why not. */
 export function replicaPair(instance: string) {
   return (r: ExecResult): Parsed<{ node: IcNode; slave: IcSrv; main: IcSrv }> => {
-    const map = parseIcMap(r.stdout);
+    const map = parseRunMap(r.stdout);
     if (!map.ok) return fail(`ic map output not understood: ${map.error}${map.line ? ` (line ${map.line})` : ''}`);
     return findReplicaPair(map.value, instance);
   };

@@ -68,6 +68,7 @@ export async function mysqlTopology(input: MysqlTopologyInput): Promise<RunResul
             args: [{ namespace, settings: input.settings }],
             parentClosePolicy: ParentClosePolicy.ABANDON,
             workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+            ...(input.settings.workflowTaskTimeout ? { workflowTaskTimeout: msOf(input.settings.workflowTaskTimeout) } : {}),
             typedSearchAttributes: [
               { key: RunbookKey, value: RUNBOOK },
               { key: TargetKey, value: namespace },

@@ -10,6 +10,7 @@
  */
 import {
   ActivityFailure,
+  ApplicationFailure,
   condition,
   log,
   proxyActivities,
@@ -57,11 +58,24 @@ export interface Step<T> {
   okExitCodes?: number[];
 }
 
-const activityTimeouts = { startToCloseTimeout: '35 minutes', heartbeatTimeout: '30 seconds' } as const;
-/** Read-only commands may be retried on a transport error. */
-const reading = proxyActivities<Activities>({ ...activityTimeouts, retry: { maximumAttempts: 3, initialInterval: '5 seconds' } });
-/** Commands that change something run at most once; a failure is the runbook's to judge. */
-const changing = proxyActivities<Activities>({ ...activityTimeouts, retry: { maximumAttempts: 1 } });
+/**
+ * Read-only commands may be retried on a transport error. Commands that change something run under the
+ * host's journal with a key fixed per step (activities/journal.ts): a retry after a lost worker or a
+ * dropped connection reads the outcome there, and the host refuses a second start; a failure of the
+ * command itself is the runbook's to judge.
+ */
+function commandProxies(heartbeatTimeout: string) {
+  const timeouts = { startToCloseTimeout: '35 minutes', heartbeatTimeout: msOf(heartbeatTimeout) } as const;
+  return {
+    reading: proxyActivities<Activities>({ ...timeouts, retry: { maximumAttempts: 3, initialInterval: '1 second' } }),
+    changing: proxyActivities<Activities>({ ...timeouts, retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } }),
+  };
+}
+/**
+ * The activity failure types after which a changing command is known not to have started (a retry may
+ * start it anew): refused before it was sent. `Ssh:connect` is not one: it may come after the command was sent.
+ */
+const SETTLED = ['Ssh:not-started', 'Ssh:unsafe-command', 'Ssh:unknown-host', 'Ssh:host-key', 'Ssh:auth'];
 const notifying = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 8, initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
@@ -78,6 +92,9 @@ class RunEnded extends Error {
   }
 }
 
+/** The escalation choice that starts a changing command anew although its last outcome is unknown. */
+export const RUN_AGAIN = 'run-again';
+
 const EXCERPT = 2000;
 const excerpt = (text: string) => (text.length > EXCERPT ? `...${text.slice(-EXCERPT)}` : text);
 const now = () => new Date().toISOString();
@@ -88,6 +105,12 @@ export class Run {
   /** When the pending decision's next reminder fires. */
   private reminderAt?: string;
   private flapChecked = false;
+  private readonly proxies: ReturnType<typeof commandProxies>;
+  /**
+   * Changing steps whose last attempt ended without a known outcome, by step identity -> their journal key:
+   * running the same step again reuses the key, so the host's journal answers instead of a second start.
+   */
+  private readonly unsettled = new Map<string, string>();
 
   constructor(
     runbook: string,
@@ -95,6 +118,7 @@ export class Run {
     readonly settings: RunSettings,
   ) {
     this.state = { runbook, target, status: 'running', steps: [], decisions: [], seenAgain: { count: 0 }, ...(settings.dryRun ? { dryRun: true } : {}) };
+    this.proxies = commandProxies(settings.heartbeatTimeout ?? '30s');
     setHandler(stateQuery, () => ({ ...this.state, nextTimerAt: this.nextTimerAt() }));
     setHandler(decideUpdate, (d) => this.accept(d), {
       validator: (d) => {
@@ -150,25 +174,39 @@ export class Run {
     }
     this.setStatus('running');
     const rec = this.record({ name: s.name, kind: 'command', host: s.host, command: s.cmd.argv.join(' ') });
-    const act = s.changes ? changing : reading;
+    // A changing step keeps its journal key until its outcome is known (see `unsettled`).
+    const identity = `${s.host}\u0000${s.name}\u0000${s.cmd.argv.join('\u0000')}\u0000${s.cmd.stdin ?? ''}`;
+    const journal = s.changes ? (this.unsettled.get(identity) ?? `${workflowInfo().runId}.${rec.n}`) : undefined;
+    const act = s.changes ? this.proxies.changing : this.proxies.reading;
     let verdict: Verdict<T>;
     let evidence: string;
     try {
       // The step's name goes into the history as the activity's summary (medic history, the Web UI).
-      const r = await act.runCommand.executeWithOptions({ summary: s.name }, [{ host: s.host, ...s.cmd }]);
+      const r = await act.runCommand.executeWithOptions({ summary: s.name }, [{ host: s.host, ...s.cmd, ...(journal ? { journal } : {}) }]);
+      if (journal) this.unsettled.delete(identity);
       rec.command = r.command;
       rec.exitCode = r.exitCode;
       rec.output = excerpt(r.stdout + (r.stderr ? `\n[stderr]\n${r.stderr}` : ''));
-      evidence = `$ ${r.command}   (on ${s.host}, exit ${r.exitCode ?? 'none'})\n${rec.output}`;
-      if (r.timedOut) verdict = fail(`timed out after ${Math.round(r.durationMs / 1000)} s`);
+      if (r.recovered) rec.recovered = r.recovered;
+      evidence = `$ ${r.command}   (on ${s.host}, exit ${r.exitCode ?? 'none'}${r.recovered ? `; ${r.recovered}` : ''})\n${rec.output}`;
+      if (r.timedOut) verdict = fail(`timed out after ${Math.round(r.durationMs / 1000)} s (ended on the host)`);
       else if (r.disconnected) verdict = fail('the connection dropped before the command reported an exit status');
       else if (r.exitCode === null) verdict = fail(`ended by signal ${r.signal ?? 'unknown'}`);
       else if (!(s.okExitCodes ?? [0]).includes(r.exitCode)) verdict = fail(`exit code ${r.exitCode}`);
       else verdict = s.judge(r);
     } catch (err) {
       const cause = err instanceof ActivityFailure ? rootCause(err) : String(err);
-      verdict = fail(`could not run the command: ${cause}`);
-      evidence = `$ ${s.cmd.argv.join(' ')}   (on ${s.host})\n${cause}`;
+      const type = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
+      if (journal && !SETTLED.includes(type ?? '')) {
+        // Nothing is known of the command's end: the next run of this step asks the host's journal first.
+        this.unsettled.set(identity, journal);
+        const why = type === 'Ssh:outcome-unknown' ? cause : `outcome not known yet: ${cause}`;
+        verdict = fail(`${why}; on retry the host's journal is read first, the command is never started twice`);
+      } else {
+        if (journal) this.unsettled.delete(identity);
+        verdict = fail(`could not run the command: ${cause}`);
+      }
+      evidence = `$ ${s.cmd.argv.join(' ')}   (on ${s.host}${journal ? `, journal ${journal}, step started ${rec.startedAt}` : ''})\n${cause}`;
     }
     rec.endedAt = now();
     rec.verdict = verdict.ok ? 'ok' : 'failed';
@@ -323,7 +361,11 @@ export class Run {
       throw new RunEnded('completed', 'dry-run', `dry run: would escalate at "${step}": ${reason}`);
     }
     const rec = this.record({ name: `escalated: ${step}`, kind: 'escalation', reason });
-    const d = await this.waitForDecision({ kind: 'escalation', step, reason, evidence, since: now() }, 'escalated');
+    // After an unknown outcome, "retry" asks the host's journal again; starting the command anew takes the explicit choice.
+    const unsettled = this.unsettled.size > 0;
+    const pending: Pending = { kind: 'escalation', step, reason, evidence, since: now(), ...(unsettled ? { choices: [RUN_AGAIN] } : {}) };
+    const d = await this.waitForDecision(pending, 'escalated');
+    if (d.action === 'retry' && d.choice === RUN_AGAIN) this.unsettled.clear();
     rec.endedAt = now();
     rec.verdict = d.action as EscalationAction;
     rec.by = d.by;
@@ -407,6 +449,7 @@ export class Run {
     if (this.settings.approvers.length > 0 && !this.settings.approvers.includes(d.by)) return `${d.by} is not on the approver list`;
     const allowed = p.kind === 'escalation' ? ['retry', 'resolved', 'abort'] : ['approve', 'reject'];
     if (!allowed.includes(d.action)) return `"${d.action}" is not a decision for a pending ${p.kind} (expected ${allowed.join(' | ')})`;
+    if (d.choice !== undefined && p.kind === 'escalation' && d.action !== 'retry') return `a choice goes only with "retry" (${(p.choices ?? []).join(', ') || 'no choices'})`;
     if (d.choice !== undefined && !(p.choices ?? []).includes(d.choice)) return `choice "${d.choice}" is not one of: ${(p.choices ?? []).join(', ') || '(no choices)'}`;
     if (this.decision) return 'a decision has already been taken';
     return undefined;

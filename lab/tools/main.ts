@@ -137,7 +137,7 @@ function plan(dir: string, node: string, tool: string, argv: string[], stdin: st
     let failing: CommandFault | undefined;
     let shaping: CommandFault | undefined;
     base.faults.forEach((f, idx) => {
-      if (!matches(f, tool, node, argv)) return;
+      if (f.hold || !matches(f, tool, node, argv)) return;
       f.hits = (f.hits ?? 0) + 1;
       work.faults[idx].hits = f.hits;
       if (f.slowMs) p.slowMs += f.slowMs;
@@ -171,6 +171,7 @@ function plan(dir: string, node: string, tool: string, argv: string[], stdin: st
       } else if (shaping.disconnect) {
         p.fault = 'disconnect';
         p.disconnect = true;
+        p.result = shaping.withEffects ? real : { out: '', code: 141 };
       } else {
         p.fault = 'output';
         p.result = { out: shaping.output ?? '', err: shaping.stderr ?? '', code: shaping.exitCode ?? 0, waitMs: real.waitMs };
@@ -182,6 +183,28 @@ function plan(dir: string, node: string, tool: string, argv: string[], stdin: st
     writeState(dir, work);
     return p;
   });
+}
+
+/** A matching `hold` fault: its id (the hit is counted), else undefined. */
+function holdFault(dir: string, node: string, tool: string, argv: string[]): string | undefined {
+  return withLock(dir, () => {
+    const s = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as LabState;
+    // A hold fault counts every matching call; it holds calls skip+1 .. skip+times.
+    const f = s.faults.find((x) => x.hold && x.id && matches({ ...x, times: undefined }, tool, node, argv) && (x.hits ?? 0) < (x.skip ?? 0) + (x.times ?? Infinity));
+    if (!f) return undefined;
+    f.hits = (f.hits ?? 0) + 1;
+    writeState(dir, s);
+    return f.hits > (f.skip ?? 0) ? f.id : undefined;
+  });
+}
+
+/** Blocks until <dir>/run/release/<id> exists; meanwhile <dir>/run/held/<id>.<pid> says who waits. */
+async function holdUntilReleased(dir: string, id: string, record: CommandLogEntry): Promise<void> {
+  const heldFile = path.join(dir, 'run', 'held', `${id}.${process.pid}`);
+  fs.mkdirSync(path.dirname(heldFile), { recursive: true });
+  fs.writeFileSync(heldFile, JSON.stringify({ ...record, pid: process.pid }));
+  while (!fs.existsSync(path.join(dir, 'run', 'release', id))) await new Promise((r) => setTimeout(r, 50));
+  fs.rmSync(heldFile, { force: true });
 }
 
 async function main(): Promise<void> {
@@ -235,8 +258,14 @@ async function main(): Promise<void> {
     }
   }
 
+  const holdId = holdFault(dir, node, tool, argv);
+  if (holdId) {
+    record.fault = 'hold';
+    await holdUntilReleased(dir, holdId, record);
+  }
+
   const p = plan(dir, node, tool, argv, record.stdin);
-  if (p.fault) record.fault = p.fault;
+  if (p.fault) record.fault = record.fault ? `${record.fault}+${p.fault}` : p.fault;
   const delay = p.slowMs + (p.result.waitMs ?? 0);
   if (delay > 0) await new Promise((r) => setTimeout(r, delay));
 
@@ -244,10 +273,13 @@ async function main(): Promise<void> {
     const session = sshSessionPid();
     if (p.partial) writeAll(1, p.partial);
     if (p.disconnect) {
-      finish(null, 'disconnect');
       await new Promise((r) => setTimeout(r, 100)); // let sshd forward the partial line first
       if (session) process.kill(session, 'SIGKILL');
-      process.exit(0);
+      // The command itself goes on (see CommandFault.disconnect): its output lands where it is redirected.
+      if (p.result.out.startsWith(p.partial)) writeAll(1, p.result.out.slice(p.partial.length));
+      if (p.result.err) writeAll(2, p.result.err);
+      finish(p.result.code, 'disconnect');
+      process.exit(p.result.code);
     }
     // hang: stay until killed, or until the ssh channel that started us is gone. (OpenSSH refuses
     // 'signal' requests for root sessions, so a client can only close the channel: sshd then drops

@@ -14,9 +14,11 @@ export interface Call {
   at: number;
   /** What the command got on its standard input, if anything. */
   stdin?: string;
+  /** A changing command's journal key (activities/journal.ts). */
+  journal?: string;
 }
 
-export type Reply = Partial<Pick<ExecResult, 'exitCode' | 'stdout' | 'stderr' | 'disconnected' | 'timedOut'>> | Error;
+export type Reply = Partial<Pick<ExecResult, 'exitCode' | 'stdout' | 'stderr' | 'disconnected' | 'timedOut' | 'recovered'>> | Error;
 
 export class FakeHosts {
   readonly calls: Call[] = [];
@@ -43,7 +45,7 @@ export class FakeHosts {
     return {
       runCommand: async (req: RunCommandRequest): Promise<ExecResult> => {
         const line = req.argv.join(' ');
-        this.calls.push({ host: req.host, line, at: await this.env.currentTimeMs(), stdin: req.stdin });
+        this.calls.push({ host: req.host, line, at: await this.env.currentTimeMs(), stdin: req.stdin, ...(req.journal ? { journal: req.journal } : {}) });
         const r = this.reply(line, req.host);
         if (r instanceof Error) throw r;
         return {
@@ -57,6 +59,7 @@ export class FakeHosts {
           disconnected: r.disconnected ?? false,
           timedOut: r.timedOut ?? false,
           durationMs: 1,
+          ...(r.recovered ? { recovered: r.recovered } : {}),
         };
       },
       notify: async (n: Notification) => {

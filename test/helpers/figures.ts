@@ -1,7 +1,8 @@
 /**
- * Figures of the reliability suites (cases run, crashes survived, inputs tried, ...): each suite writes
- * `<suite>.json` into $MEDIC_FIGURES_DIR (default .data/figures); scripts/reliability-report.ts turns
- * them into the figures section of RELIABILITY.md.
+ * Figures of the reliability suites (cases run, crashes survived, inputs tried, ...): each test process
+ * writes `<suite>.<pid>.json` into $MEDIC_FIGURES_DIR (default .data/figures), so that test files running
+ * at the same time never overwrite each other; scripts/reliability-report.ts adds up a suite's parts
+ * and writes the figures section of RELIABILITY.md.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,7 +21,7 @@ export interface Figures {
 /** Adds to (or sets) this suite's figures; several test files of one suite may contribute. */
 export function recordFigures(suite: string, figures: Record<string, number>, notes: string[] = []): void {
   mkdirSync(FIGURES_DIR, { recursive: true });
-  const file = path.join(FIGURES_DIR, `${suite}.json`);
+  const file = path.join(FIGURES_DIR, `${suite}.${process.pid}.json`);
   let old: Figures = { suite, figures: {} };
   try {
     old = JSON.parse(readFileSync(file, 'utf8')) as Figures;

@@ -106,8 +106,9 @@ test('bad input: 4xx naming the problem, nothing started', async () => {
     assert.equal(r.status, status, `case ${i}: ${JSON.stringify(r.body)}`);
     assert.match(r.body.error ?? '', message, `case ${i}`);
   }
-  const big = await fetch(`${svc.apiUrl}/v1/alerts/alertmanager`, { method: 'POST', headers: { authorization: `Bearer ${svc.tokens.webhook}`, 'content-type': 'application/json' }, body: 'x'.repeat(2_000_000) });
+  const big = await fetch(`${svc.apiUrl}/v1/alerts/alertmanager`, { method: 'POST', headers: { authorization: `Bearer ${svc.tokens.webhook}`, 'content-type': 'application/json' }, body: 'x'.repeat(5_000_000) });
   assert.equal(big.status, 413);
+  assert.match(((await big.json()) as { error: string }).error, /body larger than 4194304 bytes/);
   await assert.rejects(svc.client.workflow.getHandle('kust-replica/cox-2').describe(), /not found/i);
   assert.equal(svc.lab.log().length, startedBefore);
 });

@@ -146,8 +146,9 @@ describe('lab: kust-replfailed over real sshd', () => {
     assert.equal(r.closedWithoutExit, true);
     assert.equal(r.code, null);
     assert.ok(r.stdout.length > 0 && !r.stdout.includes('\n'), `partial line, got ${JSON.stringify(r.stdout)}`);
+    // The tool itself goes on after the drop; without withEffects it ends as SIGPIPE would end it, changing nothing.
     const e = await waitFor(() => lab.log().find((x) => x.tool === 'orch_topo.sh' && x.fault === 'disconnect'));
-    assert.equal(e.exitCode, null);
+    assert.equal(e.exitCode, 141);
     // The next command reconnects and works.
     const next = await ssh.run(CONTROL, 'orchTopo');
     assert.equal(next.code, 0);

@@ -155,3 +155,23 @@ test('classifyCheckMk: unknown checks and unsafe values are refused', () => {
   assert.match(err('2 ctlr_topo_check - ctlr topology is BAD: autoflip blocked for maps: [Fate]'), /map "Fate" rejected/);
   assert.match(err('2 ctlr_topo_check - ctlr topology is BAD: autoflip blocked for maps: fate'), /unknown ctlr_topo_check problem/);
 });
+
+test('classifyCheckMk: several blocked maps, separated as Go prints a slice (blanks), by commas, or both', () => {
+  const maps = (list: string) => classify(AUTOFLIP.replace('[fate]', list));
+  const fateCox = { ok: true, value: { runbook: 'autoflip', params: { maps: ['fate', 'cox'] } } };
+  assert.deepEqual(maps('[fate cox]'), fateCox);
+  assert.deepEqual(maps('[fate, cox]'), fateCox);
+  assert.deepEqual(maps('[fate,cox]'), fateCox);
+  assert.deepEqual(maps('[ fate\tcox ]'), fateCox);
+  assert.deepEqual(maps('[fate cox_media, badger fate]'), { ok: true, value: { runbook: 'autoflip', params: { maps: ['fate', 'cox_media', 'badger'] } } });
+  // An empty element is not silently skipped: the list is not what the check prints.
+  assert.match((maps('[fate,,cox]') as { error: string }).error, /map is empty/);
+  assert.match((maps('[fate, ,cox]') as { error: string }).error, /map is empty/);
+  assert.match((maps('[,fate]') as { error: string }).error, /map is empty/);
+  assert.match((maps('[fate cox$(reboot)]') as { error: string }).error, /map "cox\$\(reboot\)" rejected: contains shell metacharacter \$/);
+  // One run per map: a line naming more maps than any fleet has is refused as a whole.
+  const many = Array.from({ length: 101 }, (_, i) => `m${i}`);
+  assert.match((maps(`[${many.join(' ')}]`) as { error: string }).error, /more than 100 maps in one ctlr_topo_check line \(101\)/);
+  const hundred = maps(`[${many.slice(0, 100).join(' ')}]`);
+  assert.deepEqual(hundred.ok && hundred.value.params.maps, many.slice(0, 100));
+});

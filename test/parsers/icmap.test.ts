@@ -190,3 +190,29 @@ test('icmap: autoflip header with tabs, [ALERT] after a blank, and a disable rea
   const other = parsed(`autoflip:  disable  by  operator  maintenance\n${COX}`);
   assert.deepEqual(other.autoflip, { enabled: false, reason: 'by operator maintenance', alert: false });
 });
+
+// Intake accepts `snmpexec_mon_video_conf_2_status` (service video_conf, instance video_conf-2): its map must parse too.
+const VIDEO_CONF = `node video_conf-1 (2147483648 buckets)
+  srv video_conf.vkt-4vm-879-standart-01.video_conf-1 10.32.0.1:2520 alive main
+  srv video_conf.vkt-4vm-879-standart-02.video_conf-1 10.32.96.0:2520 alive slave
+node video_conf-2 (2147483648 buckets)
+  srv video_conf.vkt-4vm-879-standart-02.video_conf-2 10.32.96.0:2521 alive main
+  srv video_conf.vkt-4vm-879-standart-01.video_conf-2 10.32.0.1:2521 alive slave
+`;
+
+test('icmap: node blocks named like instances with an underscore in the service (video_conf-2)', () => {
+  const map = parsed(VIDEO_CONF);
+  assert.deepEqual(map.nodes.map((n) => n.name), ['video_conf-1', 'video_conf-2']);
+  const pair = findReplicaPair(map, 'video_conf-2');
+  assert.ok(pair.ok, pair.ok ? '' : pair.error);
+  assert.equal(pair.value.node.name, 'video_conf-2');
+  assert.deepEqual([pair.value.slave.service, pair.value.slave.host, pair.value.slave.instance], ['video_conf', 'vkt-4vm-879-standart-01', 'video_conf-2']);
+  assert.equal(pair.value.main.fullName, 'video_conf.vkt-4vm-879-standart-02.video_conf-2');
+  // The same in the tab-separated and the wide layout.
+  assert.deepEqual(parsed(VIDEO_CONF.replace(/ /g, '\t')), map);
+  assert.deepEqual(parsed(VIDEO_CONF.replace(/ \(/g, '      (').replace(/ buckets/g, '  buckets')), map);
+  // Still refused: what no instance or node name may contain.
+  assert.match(errorOf(VIDEO_CONF.replace('node video_conf-2', 'node video_conf-2;reboot')).error, /node name "video_conf-2;reboot" rejected: contains shell metacharacter ;/);
+  assert.match(errorOf(VIDEO_CONF.replace('node video_conf-2', 'node _video-2')).error, /node name "_video-2" rejected/);
+  assert.match(errorOf(VIDEO_CONF.replace('node video_conf-2', 'node video_conf')).error, /node name "video_conf" rejected/);
+});

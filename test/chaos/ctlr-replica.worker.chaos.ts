@@ -1,0 +1,5 @@
+/** Crash matrix of ctlr-replica, crash kind "worker" (test/chaos/matrix.ts): npm run test:chaos. */
+import { crashMatrix } from './matrix';
+import { SCRIPTS } from './scripts';
+
+crashMatrix(SCRIPTS['ctlr-replica'], 'worker');

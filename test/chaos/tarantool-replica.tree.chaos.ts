@@ -1,0 +1,5 @@
+/** Crash matrix of tarantool-replica, crash kind "tree" (test/chaos/matrix.ts): npm run test:chaos. */
+import { crashMatrix } from './matrix';
+import { SCRIPTS } from './scripts';
+
+crashMatrix(SCRIPTS['tarantool-replica'], 'tree');

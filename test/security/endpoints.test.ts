@@ -1,0 +1,209 @@
+/**
+ * Every route of the HTTP API but /healthz refuses a missing or wrong credential and changes nothing,
+ * against the real service (lab + dev server + worker + API) with one run waiting for an approval.
+ *
+ * The routes come from ROUTES (worker/api.ts); the router is also probed with every word that appears in a
+ * string literal of worker/api.ts and worker/alerts.ts, under every method: without a token only GET
+ * /healthz may answer, and with a token exactly the routes of ROUTES must get past the credential check. A
+ * route added to the router without a check, or without an entry in ROUTES, fails here.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { stateQuery } from '../../workflows/definitions';
+import { ROUTES } from '../../worker/api';
+import { recordFigures } from '../helpers/figures';
+import { Service, startService } from '../helpers/service';
+import { eventually } from '../helpers/temporal';
+import { apiCall, bearer } from './api-call';
+
+const RUN = 'kust-replica/cox-1';
+const ID_FORMS = [encodeURIComponent(RUN), RUN];
+const ALERT_COX_1 = '2 snmpexec_mon_cox_1_status - - - replfailed (first: 2023-05-10/10:08:27, last: 2023-05-10/11:34:02, total: 3406)';
+
+/** For each mutating route, a body that would change something if the credential check let it through. */
+const BODIES: Record<string, { body: unknown; contentType?: string }> = {
+  'POST /v1/runs': { body: { runbook: 'kust-replica', params: { service: 'cox', instance: 'cox-2' } } },
+  'POST /v1/runs/{id}/approve': { body: { by: 'alice', comment: 'go' } },
+  'POST /v1/runs/{id}/reject': { body: { by: 'alice', reason: 'no' } },
+  'POST /v1/runs/{id}/decide': { body: { action: 'abort', by: 'alice' } },
+  'POST /v1/runs/{id}/decision': { body: { action: 'approve', by: 'bob' } },
+  'POST /v1/alerts/checkmk': { body: ALERT_COX_1, contentType: 'text/plain' },
+  'POST /v1/alerts/alertmanager': {
+    body: {
+      version: '4',
+      receiver: 'medic',
+      status: 'firing',
+      alerts: [{ status: 'firing', labels: { alertname: 'KustReplFailed', checkmk_line: '2 snmpexec_mon_cox_2_status - - - replfailed' }, annotations: {}, startsAt: new Date().toISOString() }],
+    },
+  },
+};
+const key = (r: { method: string; path: string }) => `${r.method} ${r.path}`;
+
+let svc: Service;
+let tokenOf: Record<'operator' | 'webhook', string>;
+let before_: { historyLength: number; labLog: number; alerts: string };
+let calls = 0;
+const call = (method: string, urlPath: string, opts: Parameters<typeof apiCall>[3] = {}) => {
+  calls++;
+  return apiCall(svc.apiUrl, method, urlPath, opts);
+};
+const handle = () => svc.client.workflow.getHandle(RUN);
+const historyLength = async () => (await handle().fetchHistory()).events?.length ?? 0;
+const alertsMetric = async () =>
+  (await call('GET', '/metrics', { authorization: bearer(tokenOf.operator) })).text
+    .split('\n')
+    .filter((l) => l.startsWith('medic_alerts_total'))
+    .join('\n');
+
+before(async () => {
+  svc = await startService('kust-replfailed', { approvals: { 'kust-replica': { clean: 'approve' } }, timers: { flapGuard: '0s' } });
+  tokenOf = svc.tokens;
+  const started = await call('POST', '/v1/runs', { authorization: bearer(tokenOf.operator), body: { runbook: 'kust-replica', params: { service: 'cox', instance: 'cox-1' } } });
+  assert.equal(started.status, 201, started.text);
+  await eventually(() => handle().query(stateQuery), (s) => s.status === 'awaiting-approval', 30_000);
+  // Settled: the approval request is sent and the reminder timer started (the last event); only a decision moves it now.
+  await eventually(async () => (await handle().fetchHistory()).events?.at(-1), (e) => e?.timerStartedEventAttributes != null, 30_000);
+  before_ = { historyLength: await historyLength(), labLog: svc.lab.log().length, alerts: await alertsMetric() };
+});
+after(async () => {
+  await svc?.stop();
+});
+
+/** A concrete path of a route: `{id}` in each form the router takes. */
+const concrete = (p: string): string[] => (p.includes('{id}') ? ID_FORMS.map((id) => p.replace('{id}', id)) : [p]);
+
+/** Credentials that must be refused for a route needing `right`; `other` is the other kind of token. */
+function badCredentials(right: string, other: string): { what: string; authorization?: string; query?: string; status: number }[] {
+  const flipped = `${right.slice(0, -1)}${right.endsWith('0') ? '1' : '0'}`;
+  return [
+    { what: 'no Authorization header', status: 401 },
+    { what: 'an empty Authorization header', authorization: '', status: 401 },
+    { what: 'the right token with the Basic scheme', authorization: `Basic ${right}`, status: 401 },
+    { what: 'Bearer and no token', authorization: 'Bearer ', status: 401 },
+    { what: 'the right token followed by another word', authorization: `Bearer ${right} x`, status: 401 },
+    { what: 'the right token in the query string only', query: `token=${encodeURIComponent(right)}`, status: 401 },
+    { what: 'a wrong token of the same length', authorization: bearer(flipped), status: 403 },
+    { what: 'a one-character token', authorization: bearer('x'), status: 403 },
+    { what: 'the right token with one more character', authorization: bearer(`${right}x`), status: 403 },
+    { what: 'the right token without its last character', authorization: bearer(right.slice(0, -1)), status: 403 },
+    { what: 'the right token upper-cased', authorization: bearer(right.toUpperCase()), status: 403 },
+    { what: 'the other kind of token', authorization: bearer(other), status: 403 },
+  ];
+}
+
+test('ROUTES: every route but /healthz needs a token, and every mutating route has a body here that would act', () => {
+  assert.ok(ROUTES.length >= 12, `${ROUTES.length} routes`);
+  for (const r of ROUTES) {
+    if (r.token === 'none') assert.equal(key(r), 'GET /healthz', 'only the health check is open');
+    if (r.method !== 'GET') assert.ok(BODIES[key(r)], `no body for ${key(r)} in this test: add one that would change something`);
+  }
+});
+
+let checked = 0;
+test('every protected route refuses a missing, malformed or wrong token (401 / 403), the other kind of token too (403)', async () => {
+  for (const r of ROUTES.filter((x) => x.token !== 'none')) {
+    const right = tokenOf[r.token as 'operator' | 'webhook'];
+    const other = tokenOf[r.token === 'operator' ? 'webhook' : 'operator'];
+    for (const p of concrete(r.path)) {
+      for (const c of badCredentials(right, other)) {
+        const body = BODIES[key(r)];
+        const res = await call(r.method, c.query ? `${p}?${c.query}` : p, { authorization: c.authorization, body: body?.body, contentType: body?.contentType });
+        assert.equal(res.status, c.status, `${r.method} ${p} with ${c.what}: ${res.status} ${res.text}`);
+        assert.match(res.text, c.status === 401 ? /missing bearer token/ : /invalid token/, `${r.method} ${p} with ${c.what}`);
+        assert.ok(!res.text.includes(right) && !res.text.includes(other), 'an error never echoes a token');
+        checked++;
+      }
+    }
+  }
+  const health = await call('GET', '/healthz');
+  assert.equal(health.status, 200, health.text);
+  assert.equal(await alertsMetric(), before_.alerts, 'refused alert calls are not even counted as received');
+});
+
+/** Every word of every string literal in the router's sources: what a route would have to be matched against. */
+function routerWords(): string[] {
+  const root = path.resolve(__dirname, '..', '..', '..');
+  const words = new Set<string>();
+  for (const file of ['worker/api.ts', 'worker/alerts.ts']) {
+    const source = readFileSync(path.join(root, file), 'utf8');
+    for (const m of source.matchAll(/'([^'\n]*)'|"([^"\n]*)"|`([^`\n]*)`/g)) {
+      for (const w of (m[1] ?? m[2] ?? m[3]).split(/[^A-Za-z0-9_.-]+/)) if (/^[A-Za-z][A-Za-z0-9_.-]{0,40}$/.test(w)) words.add(w);
+    }
+  }
+  return [...words].sort();
+}
+
+const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+/**
+ * (method, path, route key) for every word under every prefix the router knows, plus the ROUTES paths.
+ * Methods: GET and POST, any other method named in the router's sources, and DELETE as one it refuses.
+ */
+function probes(words: string[]): { method: string; path: string; route: string }[] {
+  const methods = [...new Set(['GET', 'POST', 'DELETE', ...words.filter((w) => HTTP_METHODS.includes(w))])];
+  const templates: { path: string; route: string }[] = [];
+  for (const w of words) {
+    for (const prefix of ['', '/v1', '/v1/runs', '/v1/alerts']) templates.push({ path: `${prefix}/${w}`, route: `${prefix}/${w}` });
+    templates.push({ path: `/v1/runs/${ID_FORMS[0]}/${w}`, route: `/v1/runs/{id}/${w}` });
+  }
+  for (const r of ROUTES) for (const p of concrete(r.path)) templates.push({ path: p, route: r.path }, { path: `${p}/`, route: r.path });
+  templates.push({ path: '/', route: '/' });
+  return templates.flatMap((t) => methods.map((method) => ({ method, path: t.path, route: `${method} ${t.route}` })));
+}
+
+/** Runs `f` over `items`, `width` at a time. */
+async function pool<T>(items: T[], width: number, f: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) await f(items[next++]);
+  }));
+}
+
+let probed = 0;
+test('probing the router: without a token only GET /healthz answers; with a token exactly the ROUTES get past the check', async () => {
+  const words = routerWords();
+  const all = probes(words);
+  for (const w of ['healthz', 'metrics', 'runs', 'alerts', 'checkmk', 'alertmanager', 'history', 'approve', 'reject', 'decide', 'decision']) assert.ok(words.includes(w), `the router's words include ${w}`);
+
+  const open: string[] = [];
+  const passed = { operator: new Set<string>(), webhook: new Set<string>() };
+  await pool(all, 8, async (p) => {
+    const anonymous = await call(p.method, p.path);
+    probed++;
+    if (![401, 404, 405].includes(anonymous.status) && `${p.method} ${p.path}` !== 'GET /healthz') open.push(`${p.method} ${p.path} -> ${anonymous.status}`);
+    // Only what asks for a credential (or answers without one) can get past the check with a token.
+    if (anonymous.status !== 401 && `${p.method} ${p.path}` !== 'GET /healthz') return;
+    for (const kind of ['operator', 'webhook'] as const) {
+      // A body no route accepts (415 once past the credential check): the probe itself changes nothing.
+      const res = await call(p.method, p.path, { authorization: bearer(tokenOf[kind]), ...(p.method === 'GET' ? {} : { body: '{}', contentType: 'application/x-probe' }) });
+      if (![401, 403, 404, 405].includes(res.status)) passed[kind].add(p.route);
+    }
+  });
+  assert.deepEqual(open, [], 'answers without a token');
+  const expected = (kind: string) => new Set(ROUTES.filter((r) => r.token === kind || r.token === 'none').map(key));
+  assert.deepEqual([...passed.operator].sort(), [...expected('operator')].sort(), 'routes that the operator token reaches = ROUTES (operator + none)');
+  assert.deepEqual([...passed.webhook].sort(), [...expected('webhook')].sort(), 'routes that the webhook token reaches = ROUTES (webhook + none)');
+});
+
+test('afterwards nothing started or changed: one run, its approval still pending, no command ran, no event added', async () => {
+  await assert.rejects(svc.client.workflow.getHandle('kust-replica/cox-2').describe(), WorkflowNotFoundError, 'no run for cox-2');
+  const listed: string[] = [];
+  for await (const wf of svc.client.workflow.list()) listed.push(`${wf.workflowId} ${wf.status.name}`);
+  assert.deepEqual(listed, [`${RUN} RUNNING`]);
+  const s = await handle().query(stateQuery);
+  assert.equal(s.status, 'awaiting-approval');
+  assert.equal(s.pending?.kind, 'approval');
+  assert.deepEqual(s.decisions, []);
+  assert.equal(s.seenAgain.count, 0, 'no alert joined the run');
+  assert.equal(await historyLength(), before_.historyLength, 'no signal, update or start was recorded');
+  assert.equal(svc.lab.log().length, before_.labLog, 'no command ran on any host');
+  recordFigures('security', {
+    'API routes (ROUTES)': ROUTES.length,
+    'protected route x bad credential checks (401/403)': checked,
+    'router probes (method x path) without a token; those that ask for one also with both tokens': probed,
+    'API calls made by the endpoint test': calls,
+    'runs started or changed by refused calls': 0,
+  });
+});
