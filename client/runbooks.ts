@@ -14,6 +14,8 @@ interface RunbookSpec {
   workflowType: string;
   params: Record<string, RegExp>;
   target(params: Record<string, string>): string;
+  /** Runbooks that act on the same target: while one of their runs of it is open, a start joins that run. */
+  sharesTargetWith?: RunbookName[];
 }
 
 export const RUNBOOKS: Record<RunbookName, RunbookSpec> = {
@@ -24,8 +26,10 @@ export const RUNBOOKS: Record<RunbookName, RunbookSpec> = {
   // The whole MySQL fleet; each cluster that needs work gets its own child run mysql-topology/<namespace>.
   'mysql-topology': { workflowType: 'mysqlTopology', params: {}, target: () => 'fleet' },
   // One controller pair (ctlr-1): every alert about it joins the open run.
-  'ctlr-replica': { workflowType: 'ctlrReplica', params: { node: NODE }, target: () => 'ctlr-1' },
-  'ctlr-roles': { workflowType: 'ctlrRoles', params: {}, target: () => 'ctlr-1' },
+  // One controller pair (ctlr-1): every alert about it joins the open run; and never two runs of the pair
+  // at once (each could demote the node the other keeps).
+  'ctlr-replica': { workflowType: 'ctlrReplica', params: { node: NODE }, target: () => 'ctlr-1', sharesTargetWith: ['ctlr-roles'] },
+  'ctlr-roles': { workflowType: 'ctlrRoles', params: {}, target: () => 'ctlr-1', sharesTargetWith: ['ctlr-replica'] },
   // One Galera cluster (config manticore.clusters.<cluster>): manticore-cluster/<cluster>.
   'manticore-cluster': { workflowType: 'manticoreCluster', params: { cluster: CLUSTER }, target: (p) => p.cluster },
 };
@@ -138,6 +142,17 @@ export async function startRun(
   // A dry run, too, learns the real runs' last bootstrap (its survey shows what the real run would refuse).
   const lastBootstrap = name === 'manticore-cluster' ? await lastGaleraBootstrap(client, workflowIdOf(name, target)) : undefined;
   const carried = lastBootstrap === undefined ? {} : { lastBootstrap };
+  const join = async (id: string): Promise<StartOutcome> => {
+    if (!shouldSignalSeenAgain(id)) return { workflowId: id, started: false, signalled: false };
+    await client.workflow.getHandle(id).signal(seenAgainSignal, { source, at: new Date().toISOString() });
+    return { workflowId: id, started: false, signalled: true };
+  };
+  if (!options.dryRun) {
+    for (const other of spec.sharesTargetWith ?? []) {
+      const id = workflowIdOf(other, target);
+      if (await isOpen(client, id)) return join(id);
+    }
+  }
   try {
     await client.workflow.start(spec.workflowType, {
       workflowId,
@@ -155,9 +170,16 @@ export async function startRun(
     return { workflowId, started: true };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    if (!shouldSignalSeenAgain(workflowId)) return { workflowId, started: false, signalled: false };
-    await client.workflow.getHandle(workflowId).signal(seenAgainSignal, { source, at: new Date().toISOString() });
-    return { workflowId, started: false, signalled: true };
+    return join(workflowId);
+  }
+}
+
+async function isOpen(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
   }
 }
 

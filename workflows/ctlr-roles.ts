@@ -1,8 +1,10 @@
 /**
  * ctlr-roles: two controller masters, a split brain (RUNBOOKS.md, "ctlr-roles"). Two masters lose
  * data and which one stays depends on the incident's history: the run proposes, a human decides.
- * Started by hand (`ctlr-roles/ctlr-1`) or by ctlr-replica when its alert turns out to be this.
+ * Started by hand (`ctlr-roles/ctlr-1`) or by ctlr-replica when its alert turns out to be this; a start
+ * while the other runbook's run of the pair is open joins that run (client/runbooks.ts).
  */
+import { patched } from '@temporalio/workflow';
 import type { ExecResult } from '../activities';
 import type { Parsed } from '../parsers/result';
 import type { RunResult, RunSettings } from './definitions';
@@ -26,24 +28,48 @@ export async function ctlrRoles(input: CtlrRolesInput): Promise<RunResult> {
   });
 }
 
-/** Steps 2-4: propose, wait for an operator's choice, demote the other node, verify from it. */
+/** Steps 2-4: propose, wait for an operator's choice, look again, demote the other node, verify from it. */
 export async function resolveSplitBrain(run: Run, pair: Pair, seen: Seen): Promise<Done> {
+  for (;;) {
+    const keep = await chooseKeep(run, pair, seen);
+    // The pair may have changed while the operator decided (another run of the pair, a person): demote only
+    // while both still say "self main" (runs recorded before this look replay without it).
+    let now = patched('ctlr-roles-look-again') ? await observe(run, pair) : seen;
+    if (splitBrain(pair, now)) return demote(run, pair, now, keep);
+    for (;;) {
+      const says = pair.map((n) => `${n} says ${tagOf(now[n], n) ?? 'nothing'}`).join(', ');
+      await run.escalate(
+        'choose the main to keep',
+        `the controllers changed while waiting for the decision (${says}): nothing was demoted; another run or a person may have acted. retry: look again (two masters again: the choice is asked again)`,
+        evidenceOf(pair, now),
+      );
+      now = await observe(run, pair);
+      if (splitBrain(pair, now)) break;
+    }
+    seen = now;
+  }
+}
+
+/** Step 2: a proposal with its reasons; an operator approves it or picks the other node (no timeout approves). */
+async function chooseKeep(run: Run, pair: Pair, seen: Seen): Promise<string> {
   const p = run.paths;
-  // 2. A proposal with its reasons; an operator approves it or picks the other node (no timeout approves).
   const { proposal, reasons } = propose(pair, seen);
   const evidence = evidenceOf(pair, seen);
   const summary =
     `two controller masters: choose the node to KEEP as main (${pair.join(' or ')}); the other is demoted: ` +
     `systemctl stop ${CTLR}, cp -rp ${p.ctlrData} ${p.ctlrData}.<YYYYmmdd_HHMM>, ${p.imDeployer} --ctlr-repl --update, systemctl disable ${CTLR}. ` +
     `${proposal ? `Proposal: keep ${proposal}` : 'No proposal'}. ${reasons.join(' ')}`;
-  let keep: string | undefined;
   for (;;) {
-    keep = await run.approval('keep', { step: 'choose the main to keep', summary, evidence, choices: [...pair], proposal, always: true });
-    if (keep !== undefined && pair.includes(keep)) break;
+    const keep = await run.approval('keep', { step: 'choose the main to keep', summary, evidence, choices: [...pair], proposal, always: true });
+    if (keep !== undefined && pair.includes(keep)) return keep;
     await run.escalate('choose the main to keep', 'approved without a choice, and the run has no proposal: approve with the node to keep as the choice', evidence);
   }
+}
+
+/** Steps 3-4: on the demoted node, in this order (the data copied aside, not moved); then verify from it. */
+async function demote(run: Run, pair: Pair, seen: Seen, keep: string): Promise<Done> {
+  const p = run.paths;
   const demoted = otherOf(pair, keep);
-  // 3. On the demoted node, in this order (the data copied aside, not moved).
   const copy = `${p.ctlrData}.${stamp()}`;
   const on = (name: string, argv: string[], judge: (r: ExecResult) => Parsed<true> = done) => run.must({ name, host: demoted, changes: true, cmd: { argv }, judge });
   await on('stop the controller', [p.systemctl, 'stop', CTLR]);

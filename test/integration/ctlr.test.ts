@@ -85,7 +85,9 @@ test('split brain behind the same alert: the run switches to ctlr-roles, the ope
   assert.equal((await decide('ctlr-replica/ctlr-1', { action: 'approve', by: 'alice' })).status, 200);
   const r = await resultOf('ctlr-replica/ctlr-1');
   assert.equal(r.outcome, 'repaired', r.summary);
+  // After the approval both nodes are read again: still two masters, so vkt04 is demoted.
   assert.deepEqual(logFrom(from), [
+    ...READS,
     ...READS,
     'vkt04: systemctl stop ctlr-1 -> 0',
     'vkt04: cp -rp /data/ctlr-1 /data/ctlr-1.<ts> -> 0',
@@ -121,6 +123,7 @@ test('ctlr-roles by hand, the operator keeps vkt04; im_deployer fails once: esca
   assert.match(r.summary, /vkt04 kept as the controller main; vkt03 demoted/);
   assert.deepEqual(logFrom(from), [
     ...READS,
+    ...READS,
     'vkt03: systemctl stop ctlr-1 -> 0',
     'vkt03: cp -rp /data/ctlr-1 /data/ctlr-1.<ts> -> 0',
     'vkt03: im_deployer --ctlr-repl --update -> 1',
@@ -131,7 +134,7 @@ test('ctlr-roles by hand, the operator keeps vkt04; im_deployer fails once: esca
   ]);
   assert.equal(topologyOn('vkt03'), line('self', 'alive main'));
   assert.equal(topologyOn('vkt04'), line('alive', 'self main'));
-  const copy = svc.lab.log()[from + 5].argv[2];
+  const copy = svc.lab.log()[from + 9].argv[2];
   assert.match(svc.lab.state().nodes.vkt03.files[`${copy}/df/ctlr-1.df`]?.content ?? '', /main data of vkt03/, 'cp -rp kept the old data');
 });
 

@@ -10,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { AlertSchema, Intake, Route, routeAlertmanager, routeCheckMk } from '../../client/intake';
-import { startRun, workflowIdOf } from '../../client/runbooks';
+import { isRunbook, RUNBOOKS, startRun, workflowIdOf } from '../../client/runbooks';
 import type { Config, Policy } from '../../config/schema';
 import { loadScenario } from '../../lab/scenario';
 import { TOOLS } from '../../lab/tools/registry';
@@ -228,7 +228,7 @@ export class ModelSystem {
       [route] = routes.value;
     }
     const workflowId = workflowIdOf(route.runbook, this.targetOf(route));
-    const wasOpen = await this.isOpen(workflowId);
+    const wasOpen = await this.openForTarget(workflowId);
     const d = await this.intake.deliver(route, firing, 'model');
     const expected = firing ? (wasOpen ? ['joined', 'joined-quietly'] : ['started']) : wasOpen ? ['resolved-recorded', 'resolved-already-recorded'] : ['resolved-no-open-run', 'resolved-already-recorded'];
     if (!expected.includes(d.action)) this.seen.push(`${firing ? 'alert' : 'resolved alert'} for ${workflowId} (open: ${wasOpen}) was ${d.action}, expected ${expected.join(' or ')}`);
@@ -239,11 +239,11 @@ export class ModelSystem {
   /** An operator starts ctlr-roles by hand (`medic start ctlr-roles`). */
   async startByHand(): Promise<string> {
     const workflowId = workflowIdOf('ctlr-roles', 'ctlr-1');
-    const wasOpen = await this.isOpen(workflowId);
+    const wasOpen = await this.openForTarget(workflowId);
     const out = await startRun(this.client, this.config, 'ctlr-roles', {}, 'cli');
     if (out.started === wasOpen) this.seen.push(`start of ${workflowId} (open: ${wasOpen}) answered started: ${out.started}`);
     await this.noteStart(workflowId, out.started);
-    return `${out.started ? 'started' : 'joined'} ${workflowId}`;
+    return `${out.started ? 'started' : 'joined'} ${out.workflowId}`;
   }
 
   /** An operator's decision on a target's latest run (fitting or not, by someone allowed or not). */
@@ -332,6 +332,19 @@ export class ModelSystem {
       this.executions.push({ workflowId, runId });
       this.stats.started++;
     } else this.stats.joined++;
+  }
+
+  /** Whether a run of this workflow ID started by this system is open. */
+  open(workflowId: string): Promise<boolean> {
+    return this.isOpen(workflowId);
+  }
+
+  /** An open run of this ID, or of a runbook that shares its target (the controller pair: ctlr-replica and ctlr-roles). */
+  private async openForTarget(workflowId: string): Promise<boolean> {
+    const [runbook, target] = [workflowId.slice(0, workflowId.indexOf('/')), workflowId.slice(workflowId.indexOf('/') + 1)];
+    const siblings = isRunbook(runbook) ? (RUNBOOKS[runbook].sharesTargetWith ?? []) : [];
+    for (const id of [workflowId, ...siblings.map((r) => workflowIdOf(r, target))]) if (await this.isOpen(id)) return true;
+    return false;
   }
 
   private async isOpen(workflowId: string, runId?: string): Promise<boolean> {

@@ -167,7 +167,7 @@ test('ctlr-replica: im_deployer fails: escalates; retry runs only im_deployer ag
 });
 
 test('ctlr-replica: the alert is in fact a split brain: switches to ctlr-roles, keeps the proposed vkt03, demotes vkt04', async () => {
-  const hosts = pair([topo('self main', 'dead')], [topo('dead', 'self main'), topo('alive main', 'self')]);
+  const hosts = pair([topo('self main', 'dead')], [topo('dead', 'self main'), topo('dead', 'self main'), topo('alive main', 'self')]);
   // As in the original: the alert names vkt03 although two masters are the problem.
   await withRun(hosts, 'ctlrReplica', replicaInput('vkt03'), async (h) => {
     const s = await eventually(() => state(h), (s) => s.status === 'awaiting-approval');
@@ -193,7 +193,9 @@ test('ctlr-replica: the alert is in fact a split brain: switches to ctlr-roles, 
   });
   const copy = hosts.calls.find((c) => c.line.startsWith('cp '))?.line.split(' ')[3] ?? '';
   assert.match(copy, /^\/data\/ctlr-1\.\d{8}_\d{4}$/);
+  // After the approval both nodes are read again (still two masters), then vkt04 is demoted.
   assert.deepEqual(hosts.sequence.slice(4), [
+    ...READS,
     'vkt04: systemctl stop ctlr-1',
     `vkt04: cp -rp /data/ctlr-1 ${copy}`,
     `vkt04: ${DEPLOYER} --ctlr-repl --update`,
@@ -204,7 +206,7 @@ test('ctlr-replica: the alert is in fact a split brain: switches to ctlr-roles, 
 });
 
 test('ctlr-roles: the operator keeps the proposed node; no timeout approves, reminders repeat', async () => {
-  const hosts = pair([topo('self main', 'dead')], [topo('dead', 'self main'), topo('alive main', 'self')]);
+  const hosts = pair([topo('self main', 'dead')], [topo('dead', 'self main'), topo('dead', 'self main'), topo('alive main', 'self')]);
   await withRun(hosts, 'ctlrRoles', rolesInput(), async (h) => {
     const s = await eventually(() => state(h), (s) => s.status === 'awaiting-approval');
     assert.equal(s.pending?.proposal, 'vkt03');
@@ -232,7 +234,7 @@ test('ctlr-roles: the operator keeps the proposed node; no timeout approves, rem
 });
 
 test('ctlr-roles: the operator chooses the other node: vkt04 kept, vkt03 demoted and verified from vkt03', async () => {
-  const hosts = pair([topo('self main', 'dead'), topo('self', 'alive main')], [topo('dead', 'self main')]);
+  const hosts = pair([topo('self main', 'dead'), topo('self main', 'dead'), topo('self', 'alive main')], [topo('dead', 'self main')]);
   await withRun(hosts, 'ctlrRoles', rolesInput(), async (h) => {
     await eventually(() => state(h), (s) => s.status === 'awaiting-approval');
     const rec = await h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'bob', choice: 'vkt04', comment: 'vkt04 took over properly' }] });
@@ -242,7 +244,7 @@ test('ctlr-roles: the operator chooses the other node: vkt04 kept, vkt03 demoted
     assert.match(r.summary, /vkt04 kept as the controller main; vkt03 demoted/);
     assert.deepEqual(r.state.decisions.map((d) => [d.action, d.by, d.choice]), [['approve', 'bob', 'vkt04']]);
   });
-  assert.deepEqual(hosts.sequence.slice(4).map((l) => l.replace(/\.\d{8}_\d{4}$/, '.<ts>')), [
+  assert.deepEqual(hosts.sequence.slice(8).map((l) => l.replace(/\.\d{8}_\d{4}$/, '.<ts>')), [
     'vkt03: systemctl stop ctlr-1',
     'vkt03: cp -rp /data/ctlr-1 /data/ctlr-1.<ts>',
     `vkt03: ${DEPLOYER} --ctlr-repl --update`,
@@ -250,6 +252,23 @@ test('ctlr-roles: the operator chooses the other node: vkt04 kept, vkt03 demoted
     `vkt03: ${CHECK}`,
     'vkt03: nc 10.32.88.0 4020',
   ]);
+});
+
+test('ctlr-roles: after the approval the pair is read again; vkt04 no longer "self main" (someone acted meanwhile): escalates, nothing demoted', async () => {
+  const hosts = pair([topo('self main', 'dead')], [topo('dead', 'self main'), topo('alive main', 'self')]);
+  await withRun(hosts, 'ctlrRoles', rolesInput(), async (h) => {
+    await eventually(() => state(h), (s) => s.status === 'awaiting-approval');
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice' }] });
+    const s = await eventually(() => state(h), (s) => s.status === 'escalated');
+    assert.equal(s.pending?.step, 'choose the main to keep');
+    assert.match(s.pending?.reason ?? '', /the controllers changed while waiting for the decision \(vkt03 says self main, vkt04 says self\): nothing was demoted/);
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'bob' }] });
+    await eventually(() => state(h), (s) => s.status === 'escalated' && s.steps.filter((st) => st.kind === 'escalation').length === 2);
+    await h.executeUpdate(decideUpdate, { args: [{ action: 'resolved', by: 'bob', comment: 'vkt04 was demoted by hand' }] });
+    assert.equal(((await h.result()) as RunResult).outcome, 'resolved-by-operator');
+  });
+  assert.deepEqual(changes(hosts), [], 'nothing demoted');
+  assert.deepEqual(hosts.sequence, [...READS, ...READS, ...READS]);
 });
 
 test('ctlr-roles: a choice outside the pair is refused and changes nothing; a rejection ends the run untouched', async () => {
@@ -270,7 +289,7 @@ test('ctlr-roles: a choice outside the pair is refused and changes nothing; a re
 });
 
 test('ctlr-roles: the demoted node does not see the kept main afterwards: escalated, nothing more runs', async () => {
-  const hosts = pair([topo('self main', 'dead')], [topo('dead', 'self main'), topo('dead', 'self')]);
+  const hosts = pair([topo('self main', 'dead')], [topo('dead', 'self main'), topo('dead', 'self main'), topo('dead', 'self')]);
   await withRun(hosts, 'ctlrRoles', rolesInput(), async (h) => {
     await eventually(() => state(h), (s) => s.status === 'awaiting-approval');
     await h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice' }] });
@@ -280,7 +299,7 @@ test('ctlr-roles: the demoted node does not see the kept main afterwards: escala
     await h.executeUpdate(decideUpdate, { args: [{ action: 'abort', by: 'bob' }] });
     assert.equal(((await h.result()) as RunResult).status, 'aborted');
   });
-  assert.equal(hosts.sequence.length, 10);
+  assert.equal(hosts.sequence.length, 14);
   assert.deepEqual(hosts.sequence.slice(-2), [`vkt04: ${CHECK}`, 'vkt04: nc 10.32.96.0 4020']);
 });
 
@@ -297,7 +316,7 @@ test('ctlr-roles: ctlr_topo_check still BAD on the demoted node: escalated', asy
 });
 
 test('ctlr-roles: the configs disagree: no proposal; approving without a choice escalates; then a choice is needed', async () => {
-  const hosts = pair([topo('self main', 'dead'), topo('self', 'alive main')], [topo('dead', 'self main')], ['vkt03.weave.local', 'vkt04.weave.local']);
+  const hosts = pair([topo('self main', 'dead'), topo('self main', 'dead'), topo('self', 'alive main')], [topo('dead', 'self main')], ['vkt03.weave.local', 'vkt04.weave.local']);
   await withRun(hosts, 'ctlrRoles', rolesInput(), async (h) => {
     const s = await eventually(() => state(h), (s) => s.status === 'awaiting-approval');
     assert.equal(s.pending?.proposal, undefined);
