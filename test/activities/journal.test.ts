@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { commandLine } from '../../activities/command-line';
+import { isRunning } from '../../worker/proc';
 import { ALREADY_STARTED, journalWrapper, killLine, parseProbe, plainWrapper, probeLine, splitPid } from '../../activities/journal';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'medic-journal-'));
@@ -19,16 +20,6 @@ after(() => rmSync(root, { recursive: true, force: true }));
 function sh(line: string, stdin = ''): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync('bash', ['-c', line], { input: stdin, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Running (a zombie waiting for its reaper counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 const script = (name: string, body: string) => {
@@ -83,7 +74,7 @@ test('the probe tells a running command from a vanished one, and the kill line e
   sh(killLine(undefined, 'slow-1', { dir, key: 'slow-1' }));
   await exited;
   const grandchild = Number(readFileSync(child, 'utf8'));
-  assert.equal(alive(grandchild), false, 'the whole process group is gone');
+  assert.equal(isRunning(grandchild), false, 'the whole process group is gone');
   assert.equal(parseProbe(sh(probeLine(dir, 'slow-1')).stdout)?.state, 'killed');
 
   // A wrapper that vanished without an exit status and without our kill: lost.

@@ -11,7 +11,7 @@
  *     process group (service and Temporal server) is SIGKILLed and started again on the same SQLite.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -23,6 +23,7 @@ import { labUp, LabHandle, REPO_ROOT } from '../../lab/lab';
 import type { CommandFault, CommandLogEntry, LabState } from '../../lab/types';
 import { temporalBinaries } from '../../worker/binaries';
 import { DevServer, startDevServer } from '../../worker/devserver';
+import { isRunning, listProcesses } from '../../worker/proc';
 import { RunbookName, RunResult, RunStatusKey, StepRecord } from '../../workflows/definitions';
 import { freePort } from '../helpers/service';
 
@@ -130,23 +131,13 @@ const MAIN = path.join(REPO_ROOT, 'dist', 'worker', 'main.js');
 
 /** pid and every live process below it (the service and everything it started, in any process group). */
 function descendantsOf(pid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] !== 'Z') parent.set(Number(name), Number(fields[1]));
-    } catch {
-      /* gone */
-    }
-  }
+  const procs = listProcesses().filter((p) => p.state !== 'Z');
   const out = new Set([pid]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const [p, pp] of parent) {
-      if (!out.has(p) && out.has(pp)) {
-        out.add(p);
+    for (const p of procs) {
+      if (!out.has(p.pid) && out.has(p.ppid)) {
+        out.add(p.pid);
         grew = true;
       }
     }
@@ -257,8 +248,8 @@ export class Lane {
       }
     }
     const deadline = Date.now() + 10_000;
-    while (victims.some(alive)) {
-      if (Date.now() > deadline) throw new Error(`processes ${victims.filter(alive).join(' ')} outlived SIGKILL`);
+    while (victims.some((v) => isRunning(v))) {
+      if (Date.now() > deadline) throw new Error(`processes ${victims.filter((v) => isRunning(v)).join(' ')} outlived SIGKILL`);
       await sleep(20);
     }
   }
@@ -309,8 +300,8 @@ export class Lane {
         /* gone */
       }
       const deadline = Date.now() + 15_000;
-      while (all.some(alive) && Date.now() < deadline) await sleep(50);
-      for (const p of all.filter(alive)) process.kill(p, 'SIGKILL');
+      while (all.some((v) => isRunning(v)) && Date.now() < deadline) await sleep(50);
+      for (const p of all.filter((v) => isRunning(v))) process.kill(p, 'SIGKILL');
     }
     await this.connection?.close().catch(() => undefined);
     await this.server?.stop();
@@ -323,15 +314,6 @@ export class Lane {
     } catch {
       return '';
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
   }
 }
 
