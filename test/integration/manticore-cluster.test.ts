@@ -23,11 +23,18 @@ after(async () => {
 
 const MC = ['mc-a', 'mc-b', 'mc-c', 'mc-d'];
 
+/**
+ * Each case is an incident of a cluster of its own (its own cluster UUID): run one after another on one
+ * cluster, case 6's bootstrap at position 142 followed by case 7's positions 129-130 is exactly the data
+ * loss the position guard refuses.
+ */
+const uuidOfCase = (n: number) => `2aa9bd5f-4d0c-11ee-8f2f-7a3b0bd5b6d${n}`;
+
 /** Loads scenario manticore-case<n>'s cluster into the running lab; returns the config to start the run with. */
-function loadCase(n: number): Config {
+function loadCase(n: number, uuid = uuidOfCase(n)): Config {
   const st = loadScenario(`manticore-case${n}`);
   svc.lab.setState((s) => {
-    s.manticore.clusters.posts = st.manticore.clusters.posts;
+    s.manticore.clusters.posts = { ...st.manticore.clusters.posts, uuid };
     for (const node of MC) if (st.nodes[node]) s.nodes[node].units = st.nodes[node].units;
   });
   const config = structuredClone(svc.config);
