@@ -11,6 +11,7 @@ import type { CommandLogEntry, LabState } from './types';
 import { loadScenario, deepMerge } from './scenario';
 import { pidAlive, pidCmdline, readCommandLog, readState, reapDeadTools, runningToolsDir, updateState, withLock, writeState } from './store';
 import { syncManticoreFiles } from './tools/manticore';
+import { writeBenchTools } from './bench-tools';
 
 export type { CommandLogEntry, LabState } from './types';
 
@@ -57,12 +58,19 @@ export interface LabUpOptions {
   extraConfig?: Record<string, unknown>;
   /** CLI mode: sshds outlive this process (stop them with labDown(dir)). */
   detached?: boolean;
+  /**
+   * `bench`: the replica tools (ic, the clean scripts, systemctl) are the small sh scripts of
+   * lab/bench-tools.ts (any service `<svc>`, instance `<svc>-1`, slave and main on the two 675 hosts).
+   */
+  tools?: 'simulated' | 'bench';
 }
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const TOOLS_MAIN = path.join(__dirname, 'tools', 'main.js');
 const SSHD = '/usr/sbin/sshd';
 const FIRST_HOST_OCTET = 21;
+/** Where the bench tools put every instance's slave and main (nodes of the healthy fleet). */
+export const BENCH_HOSTS = { slaveHost: 'vkt-4vm-675-standart-01', mainHost: 'vkt-4vm-675-standart-02' };
 
 /** Tool names (wrapper file names) and their key under `paths:` in the service config. */
 export const TOOL_PATH_KEYS: Record<string, string> = {
@@ -440,6 +448,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
   const hostKeys: Record<string, string> = {};
   for (const n of names) hostKeys[n] = publicKeyLine(path.join(dir, 'nodes', n, 'host_ed25519_key'));
   writeWrappers(dir);
+  if (opts.tools === 'bench') writeBenchTools(dir, BENCH_HOSTS);
   fs.writeFileSync(path.join(dir, 'log', 'commands.jsonl'), '');
 
   const meta: LabMeta = { scenario: state.scenario, dir, detached, createdAt: new Date().toISOString(), nodes: {} };

@@ -24,6 +24,8 @@ export interface DevServerOptions {
   uiPort?: number;
   ip?: string;
   namespace?: string;
+  /** Server dynamic config values (`--dynamic-config-value K=V`), e.g. system.enableActivityEagerExecution: true. */
+  dynamicConfig?: Record<string, string | number | boolean>;
   /** One line per fact worth telling (a stale server stopped, a wait); default: console.log with "medic: ". */
   notice?: (line: string) => void;
 }
@@ -153,6 +155,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--log-level', 'warn',
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]),
     ...(uiPort ? ['--ui-ip', ip, '--ui-port', String(uiPort)] : ['--headless']),
+    ...Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
   ];
   mkdirSync(dataDir, { recursive: true });
   const log = openSync(logFile, 'a');
