@@ -124,6 +124,16 @@ export interface StartOutcome {
   signalled?: boolean;
 }
 
+/**
+ * Clients whose starts ask for eager workflow start: the client shares the NativeConnection of a worker
+ * in the same process that polls the runbooks' task queue, so the server hands the first workflow task
+ * straight back in the start's answer (one round trip less before the first command).
+ */
+const eagerClients = new WeakSet<Client>();
+export function enableEagerStart(client: Client): void {
+  eagerClients.add(client);
+}
+
 export async function startRun(
   client: Client,
   config: Config,
@@ -164,6 +174,7 @@ export async function startRun(
         { key: RunStatusKey, value: 'running' },
       ],
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      ...(eagerClients.has(client) ? { requestEagerStart: true } : {}),
       workflowTaskTimeout: msOf(config.service.workflowTaskTimeout),
       memo: { source, ...(lastBootstrap === undefined ? {} : { [LAST_BOOTSTRAP_MEMO]: lastBootstrap }) },
     });

@@ -81,10 +81,12 @@ export function readBenchLog(dir: string): BenchToolCall[] {
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
-    .map((l) => {
-      const j = JSON.parse(l) as { tool: string; node: string; argv: string[]; start: number; end: number; exit: number };
-      return { tool: j.tool, node: j.node, argv: j.argv, startMs: j.start / 1e6, endMs: j.end / 1e6, exitCode: j.exit };
-    });
+    .map(parseBenchLine);
+}
+
+export function parseBenchLine(line: string): BenchToolCall {
+  const j = JSON.parse(line) as { tool: string; node: string; argv: string[]; start: number; end: number; exit: number };
+  return { tool: j.tool, node: j.node, argv: j.argv, startMs: j.start / 1e6, endMs: j.end / 1e6, exitCode: j.exit };
 }
 
 /** Forgets the calls logged so far and the flips (the next round starts from the first state). */

@@ -1,6 +1,6 @@
 /** The worker: the runbook workflows and the SSH activities on one task queue. Scale out by running more. */
 import type { Client } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { checkKeyFiles } from '../activities/key-files';
 import type { Config } from '../config/schema';
@@ -17,7 +17,10 @@ function workflowCode(given?: { code: string }): { workflowBundle: { code: strin
   return { workflowsPath: require.resolve('../workflows') };
 }
 
-export async function createWorker(connection: NativeConnection, config: Config, opts: { namespace?: string; workflowBundle?: { code: string }; client?: Client } = {}): Promise<Worker> {
+/** Worker settings a benchmark may vary (the defaults are the SDK's). */
+export type WorkerTuning = Partial<Pick<WorkerOptions, 'maxCachedWorkflows' | 'workflowTaskPollerBehavior' | 'activityTaskPollerBehavior' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>>;
+
+export async function createWorker(connection: NativeConnection, config: Config, opts: { namespace?: string; workflowBundle?: { code: string }; client?: Client; tuning?: WorkerTuning } = {}): Promise<Worker> {
   // No worker may run with an SSH key that other users can read (throws a KeyFileError naming host, file, mode).
   checkKeyFiles(config.inventory);
   return Worker.create({
@@ -28,5 +31,6 @@ export async function createWorker(connection: NativeConnection, config: Config,
     stickyQueueScheduleToStartTimeout: msOf(config.service.stickyTimeout),
     // The client lets a runbook see other runs (autoflip waits for open replication repairs).
     activities: createActivities(config, undefined, { client: opts.client }),
+    ...opts.tuning,
   });
 }

@@ -1,0 +1,109 @@
+/**
+ * `npm run bench [-- --quick]`: the performance figures of issue 11, measured side by side in one run
+ * on this machine, printed as a table and written to BENCHMARKS.md (medians, p99, ratios against floors
+ * measured in the same run, the machine and the commit). Not part of `npm test`.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '../../worker/binaries';
+import { benchEnv, BenchEnvOptions, timers } from './harness';
+import { benchLatency, LatencyFigures } from './latency';
+import { benchOverhead, RunbookOverhead } from './overhead';
+import { benchScale, ScaleFigures } from './scale';
+
+const log = (l: string) => console.log(`bench: ${l}`);
+
+interface Variant {
+  name: string;
+  opts: BenchEnvOptions;
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'defaults', opts: {} },
+  { name: 'eager workflow start', opts: { eagerStart: true } },
+  { name: 'eager activity dispatch', opts: { eagerActivities: true } },
+  { name: 'both eager', opts: { eagerStart: true, eagerActivities: true } },
+  { name: 'autoscaling pollers', opts: { tuning: { workflowTaskPollerBehavior: { type: 'autoscaling' }, activityTaskPollerBehavior: { type: 'autoscaling' } } } },
+];
+
+async function main() {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+  const quick = Boolean(values.quick);
+  const only = values.only?.split(',');
+  const want = (s: string) => !only || only.includes(s);
+  const t0 = Date.now();
+  const n = quick ? { alerts: 20, floors: 20, runs: 10, concurrent: 100, wait: '1s', rounds: 2, perRound: 200 } : { alerts: 200, floors: 100, runs: 50, concurrent: 1000, wait: '3s', rounds: 10, perRound: 1000 };
+
+  const latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[] = [];
+  if (want('latency')) {
+    for (const v of quick ? VARIANTS.slice(0, 2) : VARIANTS) {
+      const env = await benchEnv({ ...v.opts, extraConfig: { timers: timers('0s') } });
+      try {
+        const f = await benchLatency(env, { alerts: n.alerts, concurrency: 20, floors: n.floors, prefix: 'l' });
+        const overhead = await benchOverhead(env, { runs: n.runs, prefix: 'o' });
+        latency.push({ variant: v.name, f, overhead });
+        log(`${v.name}: alert to first command p50 ${f.oneAtATime.p50.toFixed(1)} ms p99 ${f.oneAtATime.p99.toFixed(1)} ms; bare floor ${f.bareToActivity.p50.toFixed(1)} ms; per step ${overhead.map((o) => `${o.runbook} ${o.perStep.p50.toFixed(1)} ms`).join(', ')}`);
+      } finally {
+        await env.stop();
+      }
+    }
+  }
+
+  let scale: ScaleFigures | undefined;
+  if (want('scale')) {
+    const env = await benchEnv({ noWorker: true, extraConfig: { timers: timers(n.wait) } });
+    try {
+      scale = await benchScale(env, { concurrent: n.concurrent, wait: n.wait, rounds: n.rounds, perRound: n.perRound, log });
+    } finally {
+      await env.stop();
+    }
+  }
+
+  const report = render({ quick, latency, scale, seconds: (Date.now() - t0) / 1000 });
+  console.log(report);
+  if (!only) writeFileSync(path.join(REPO_ROOT, quick ? '.data/BENCHMARKS.quick.md' : 'BENCHMARKS.md'), report);
+}
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+
+function machine(): string {
+  const commit = (() => {
+    try {
+      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    } catch {
+      return 'unknown';
+    }
+  })();
+  return `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}; commit ${commit}; ${new Date().toISOString()}`;
+}
+
+function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; scale?: ScaleFigures; seconds: number }): string {
+  const out: string[] = [`# Benchmarks${r.quick ? ' (quick)' : ''}`, '', `Machine: ${machine()}. Whole run: ${r.seconds.toFixed(0)} s.`, ''];
+  if (r.latency.length) {
+    out.push('## Alert to first command (ms)', '', '| variant | one at a time p50 | p99 | 20 at once p50 | p99 | bare workflow floor p50 | ssh reused p50 | ssh fresh p50 | p50 / bare | p50 / (bare + ssh reused) |', '|---|---|---|---|---|---|---|---|---|---|');
+    for (const { variant, f } of r.latency) {
+      out.push(`| ${variant} | ${f1(f.oneAtATime.p50)} | ${f1(f.oneAtATime.p99)} | ${f1(f.atOnce.p50)} | ${f1(f.atOnce.p99)} | ${f1(f.bareToActivity.p50)} | ${f1(f.sshReused.p50)} | ${f1(f.sshFresh.p50)} | ${(f.oneAtATime.p50 / f.bareToActivity.p50).toFixed(2)} | ${(f.oneAtATime.p50 / (f.bareToActivity.p50 + f.sshReused.p50)).toFixed(2)} |`);
+    }
+    out.push('', '## Orchestration overhead per step (ms, waits 0)', '', '| variant | runbook | end to end p50 | commands own p50 | per step p50 | per step p99 |', '|---|---|---|---|---|---|');
+    for (const { variant, overhead } of r.latency) for (const o of overhead) out.push(`| ${variant} | ${o.runbook} | ${f1(o.endToEnd.p50)} | ${f1(o.commandsOwn.p50)} | ${f1(o.perStep.p50)} | ${f1(o.perStep.p99)} |`);
+    out.push('');
+  }
+  if (r.scale) {
+    const c = r.scale.concurrent;
+    out.push('## Scale', '', `${c.runs} tarantool-replica runs at once on one worker process, waits of ${c.waitsS / 3} s (${c.waitsS} s per run): ${c.correct}/${c.runs} correct, wall ${f1(c.wallS)} s, worker peak RSS ${f1(c.workerPeakRssMB)} MB, history events per run ${c.historyEventsPerRun}, SQLite bytes per run ${c.sqliteBytesPerRun.toFixed(0)}.`, '');
+    out.push('| host | peak SSH connections | peak concurrent commands | cap |', '|---|---|---|---|');
+    for (const h of Object.keys(c.peakCommandsPerHost)) out.push(`| ${h} | ${c.peakSshConnections[h] ?? 0} | ${c.peakCommandsPerHost[h]} | ${c.capPerHost} |`);
+    out.push('', '| round | runs done | runs/s | worker RSS MB | visibility list ms | API GET run p50 ms |', '|---|---|---|---|---|---|');
+    for (const x of r.scale.inARow) out.push(`| ${x.round} | ${x.runsDone} | ${x.runsPerS.toFixed(0)} | ${f1(x.workerRssMB)} | ${f1(x.visibilityMs)} | ${f1(x.apiMs)} |`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
