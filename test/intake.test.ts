@@ -1,12 +1,14 @@
 /** Routing of every alert in RUNBOOKS.md (check_mk lines, and the same alerts as Alertmanager webhooks). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AlertmanagerPayloadSchema, routeAlertmanager, routeCheckMk } from '../client/intake';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { AlertmanagerPayloadSchema, Delivery, Intake, Route, routeAlertmanager, routeCheckMk } from '../client/intake';
 import { RUNBOOKS, workflowIdOf } from '../client/runbooks';
 import { loadScenario } from '../lab/scenario';
 import { ctlrTopoCheck } from '../lab/tools/ctlr';
 import { parseCheckMkLine } from '../parsers/checkmk';
 import { RUNBOOK_ALERTS } from './fuzz/samples';
+import { testConfig } from './helpers/settings';
 
 function ids(routes: { runbook: keyof typeof RUNBOOKS; params: Record<string, string> }[]): string[] {
   return routes.map((r) => workflowIdOf(r.runbook, RUNBOOKS[r.runbook].target(r.params)));
@@ -88,4 +90,126 @@ test('the Alertmanager schema accepts what Alertmanager 0.25 sends and refuses u
   assert.equal(AlertmanagerPayloadSchema.safeParse(payload).success, true);
   assert.equal(AlertmanagerPayloadSchema.safeParse({ ...payload, extra: 1 }).success, false);
   assert.equal(AlertmanagerPayloadSchema.safeParse({ ...payload, alerts: [{ ...payload.alerts[0], labels: { 'a b': 'x' } }] }).success, false);
+});
+
+// ---- delivery: what a storm costs in Temporal calls (a fake Temporal that counts them) ----
+
+/** A fake of the few Temporal client calls the intake makes: runs by ID, open or closed; every call counted, each answered a tick later. */
+class FakeTemporal {
+  readonly runs = new Map<string, { open: boolean }>();
+  readonly calls: string[] = [];
+  down = false;
+  private async rpc(what: string): Promise<void> {
+    this.calls.push(what);
+    await new Promise((r) => setTimeout(r, 1));
+    if (this.down) throw new Error('temporal: connection refused');
+  }
+  count(prefix: string): number {
+    return this.calls.filter((c) => c.startsWith(prefix)).length;
+  }
+  readonly client = {
+    workflow: {
+      getHandle: (id: string) => ({
+        describe: async () => {
+          await this.rpc(`describe ${id}`);
+          const run = this.runs.get(id);
+          if (!run) throw new WorkflowNotFoundError('not found', id, undefined);
+          return { status: { name: run.open ? 'RUNNING' : 'COMPLETED' }, closeTime: run.open ? undefined : new Date(0), runId: 'r1' };
+        },
+        signal: async (def: { name: string }) => {
+          await this.rpc(`signal ${def.name} ${id}`);
+          if (!this.runs.get(id)?.open) throw new WorkflowNotFoundError('workflow execution already completed', id, undefined);
+        },
+      }),
+      start: async (type: string, opts: { workflowId: string }) => {
+        await this.rpc(`start ${opts.workflowId}`);
+        if (this.runs.get(opts.workflowId)?.open) throw new WorkflowExecutionAlreadyStartedError('already started', opts.workflowId, type);
+        this.runs.set(opts.workflowId, { open: true });
+      },
+    },
+  };
+}
+
+function intakeOn(fake: FakeTemporal) {
+  const clock = { t: 1_000_000 };
+  const intake = new Intake(fake.client as unknown as Client, testConfig(), () => clock.t, 1000);
+  return { intake, clock };
+}
+const cox1: Route = { runbook: 'kust-replica', params: { service: 'cox', instance: 'cox-1' } };
+const tally = (ds: Delivery[]) => ds.reduce<Record<string, number>>((m, d) => ({ ...m, [d.action]: (m[d.action] ?? 0) + 1 }), {});
+
+test('a storm of concurrent duplicates for an open run costs one start attempt and one "seen again" signal, not one per alert', async () => {
+  const fake = new FakeTemporal();
+  fake.runs.set('kust-replica/cox-1', { open: true });
+  const { intake } = intakeOn(fake);
+  const ds = await Promise.all(Array.from({ length: 200 }, () => intake.deliver(cox1, true, 'alertmanager')));
+  assert.deepEqual(tally(ds), { joined: 1, 'joined-quietly': 199 });
+  assert.ok(ds.every((d) => d.workflowId === 'kust-replica/cox-1'));
+  assert.deepEqual(fake.calls, ['describe kust-replica/cox-1', 'start kust-replica/cox-1', 'signal seenAgain kust-replica/cox-1']);
+  assert.deepEqual({ joined: intake.counters.joined, joinedQuietly: intake.counters.joinedQuietly }, { joined: 1, joinedQuietly: 199 });
+});
+
+test('duplicates within the window after Temporal said "open" are answered from memory; after it, Temporal is asked again', async () => {
+  const fake = new FakeTemporal();
+  const { intake, clock } = intakeOn(fake);
+  assert.equal((await intake.deliver(cox1, true, 'a')).action, 'started');
+  assert.equal((await intake.deliver(cox1, true, 'a')).action, 'joined'); // the first duplicate: "seen again"
+  const asked = fake.calls.length;
+  for (let i = 0; i < 50; i++) {
+    clock.t += 10; // 500 ms in all: within the window of the last answer
+    assert.equal((await intake.deliver(cox1, true, 'a')).action, 'joined-quietly');
+  }
+  assert.equal(fake.calls.length, asked, 'no Temporal call for a duplicate within the window');
+  clock.t += 500; // 1 s after the last answer
+  assert.equal((await intake.deliver(cox1, true, 'a')).action, 'joined-quietly');
+  assert.deepEqual(fake.calls.slice(asked), ['describe kust-replica/cox-1', 'start kust-replica/cox-1']);
+});
+
+test('an alert after the run closed starts the next run at most the window later', async () => {
+  const fake = new FakeTemporal();
+  const { intake, clock } = intakeOn(fake);
+  await intake.deliver(cox1, true, 'a');
+  await intake.deliver(cox1, true, 'a');
+  fake.runs.set('kust-replica/cox-1', { open: false }); // the run finishes
+  clock.t += 600;
+  // Within the window of the last "open" the alert may join the closed run (the documented price) ...
+  const within = (await intake.deliver(cox1, true, 'a')).action;
+  assert.ok(within === 'joined-quietly' || within === 'started', within);
+  // ... but once the window is over, the next alert starts the next run.
+  clock.t += 400;
+  if (within !== 'started') assert.equal((await intake.deliver(cox1, true, 'a')).action, 'started');
+  assert.equal(fake.runs.get('kust-replica/cox-1')?.open, true);
+});
+
+test('when Temporal fails, every waiting duplicate fails with it and nothing is remembered', async () => {
+  const fake = new FakeTemporal();
+  fake.down = true;
+  const { intake } = intakeOn(fake);
+  const rs = await Promise.allSettled(Array.from({ length: 20 }, () => intake.deliver(cox1, true, 'a')));
+  assert.ok(rs.every((r) => r.status === 'rejected'));
+  assert.equal(fake.count('describe'), 1);
+  fake.down = false;
+  assert.equal((await intake.deliver(cox1, true, 'a')).action, 'started');
+  assert.equal(intake.counters.started, 1);
+  assert.equal(intake.counters.joinedQuietly, 0);
+});
+
+test('resolved: concurrent resolutions of an open run send one signal; of a run not open, one refused signal, then memory for the window; a start forgets it', async () => {
+  const fake = new FakeTemporal();
+  fake.runs.set('kust-replica/cox-1', { open: true });
+  const { intake, clock } = intakeOn(fake);
+  const ds = await Promise.all(Array.from({ length: 100 }, () => intake.deliver(cox1, false, 'a')));
+  assert.deepEqual(tally(ds), { 'resolved-recorded': 1, 'resolved-already-recorded': 99 });
+  assert.equal(fake.count('signal alertResolved'), 1);
+  assert.equal(intake.counters.resolved, 1);
+
+  const cox2: Route = { runbook: 'kust-replica', params: { service: 'cox', instance: 'cox-2' } };
+  const gone = await Promise.all(Array.from({ length: 100 }, () => intake.deliver(cox2, false, 'a')));
+  assert.deepEqual(tally(gone), { 'resolved-no-open-run': 100 });
+  clock.t += 900;
+  assert.equal((await intake.deliver(cox2, false, 'a')).action, 'resolved-no-open-run');
+  assert.equal(fake.count('signal alertResolved kust-replica/cox-2'), 1);
+  assert.equal((await intake.deliver(cox2, true, 'a')).action, 'started'); // no open run known: a firing alert still starts
+  assert.equal((await intake.deliver(cox2, false, 'a')).action, 'resolved-recorded');
+  assert.equal(fake.count('signal alertResolved kust-replica/cox-2'), 2);
 });
