@@ -8,9 +8,9 @@
  * so 100,000 duplicates add a bounded number of history events. They cost few Temporal calls too:
  * concurrent deliveries for the same run ID share one call (single flight), and what Temporal answered
  * (the run is open: a start or an AlreadyStarted; no open run: a resolution refused) is taken as true
- * for KNOWN_OPEN_MS after the answer, so that duplicates within that window are answered from memory.
- * The price: an alert within that window after its run closed joins the closed run; the first one
- * after it starts the new run.
+ * for KNOWN_OPEN_MS after the answer, so that duplicates within that window are answered from memory
+ * (in its second half, one of them renews the answer in the background). The price: an alert within that
+ * window after its run closed joins the closed run; the first one after it starts the new run.
  */
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
@@ -197,13 +197,32 @@ export class Intake {
     const workflowId = workflowIdOf(route.runbook, RUNBOOKS[route.runbook].target(route.params));
     this.forgetOld();
     const key = `${firing ? 'firing' : 'resolved'}:${workflowId}`;
+    const known = this.fromMemory(workflowId, firing);
+    if (known) {
+      if (firing) this.refreshAhead(route, workflowId, key, source);
+      return known;
+    }
     const pending = this.inFlight.get(key);
     if (pending) return this.follow(pending, firing);
-    const known = this.fromMemory(workflowId, firing);
-    if (known) return known;
-    const call = (firing ? this.fire(route, workflowId, source) : this.resolve(workflowId, source)).finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, call);
-    return call;
+    return this.lead(key, () => (firing ? this.fire(route, workflowId, source) : this.resolve(workflowId, source)));
+  }
+
+  private lead(key: string, call: () => Promise<Delivery>): Promise<Delivery> {
+    const p = call().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, p);
+    return p;
+  }
+
+  /**
+   * In the second half of the window, one duplicate asks Temporal again in the background (a start, as in
+   * the foreground), so that a steady storm renews what memory knows without waiting for Temporal, and an
+   * alert after the run closed starts the next run then. If that fails, the entry runs out and the next
+   * duplicate asks in the foreground.
+   */
+  private refreshAhead(route: Route, workflowId: string, key: string, source: string): void {
+    const k = this.known.get(workflowId);
+    if (!k || this.now() - k.at < this.knownOpenMs / 2 || this.inFlight.has(key)) return;
+    this.lead(key, () => this.fire(route, workflowId, source, true)).catch(() => undefined);
   }
 
   /** A delivery that arrived while the same one was under way: it is a duplicate of it (and fails with it). */
@@ -232,7 +251,8 @@ export class Intake {
     return last === undefined || this.now() - last >= this.intervalMs;
   }
 
-  private async fire(route: Route, workflowId: string, source: string): Promise<Delivery> {
+  /** In the background (refreshAhead), the alert was already answered and counted: only a run that starts is counted. */
+  private async fire(route: Route, workflowId: string, source: string, background = false): Promise<Delivery> {
     const out = await startRun(this.client, this.config, route.runbook, route.params, source, (id) => {
       if (!this.seenAgainDue(id)) return false;
       this.lastSeenSignal.set(id, this.now());
@@ -244,6 +264,7 @@ export class Intake {
       this.resolvedSent.delete(workflowId);
       return { workflowId, action: 'started' };
     }
+    if (background) return { workflowId, action: out.signalled ? 'joined' : 'joined-quietly' };
     if (out.signalled) {
       this.counters.joined++;
       return { workflowId, action: 'joined' };
