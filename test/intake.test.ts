@@ -1,5 +1,7 @@
 /** Routing of every alert in RUNBOOKS.md (check_mk lines, and the same alerts as Alertmanager webhooks). */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
 import { test } from 'node:test';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { AlertmanagerPayloadSchema, Delivery, Intake, Route, routeAlertmanager, routeCheckMk } from '../client/intake';
@@ -9,6 +11,7 @@ import { ctlrTopoCheck } from '../lab/tools/ctlr';
 import { parseCheckMkLine } from '../parsers/checkmk';
 import { RUNBOOK_ALERTS } from './fuzz/samples';
 import { testConfig } from './helpers/settings';
+import { createAlertHandler } from '../worker/alerts';
 
 function ids(routes: { runbook: keyof typeof RUNBOOKS; params: Record<string, string> }[]): string[] {
   return routes.map((r) => workflowIdOf(r.runbook, RUNBOOKS[r.runbook].target(r.params)));
@@ -101,15 +104,20 @@ class FakeTemporal {
   readonly runs = new Map<string, { open: boolean }>();
   readonly calls: string[] = [];
   down = false;
+  /** The most calls under way at once. */
+  maxInFlight = 0;
+  private inFlight = 0;
   private async rpc(what: string): Promise<void> {
     this.calls.push(what);
-    await tick();
+    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+    await tick().finally(() => this.inFlight--);
     if (this.down) throw new Error('temporal: connection refused');
   }
   count(prefix: string): number {
     return this.calls.filter((c) => c.startsWith(prefix)).length;
   }
   readonly client = {
+    connection: { withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn() },
     workflow: {
       getHandle: (id: string) => ({
         describe: async () => {
@@ -236,4 +244,38 @@ test('resolved: concurrent resolutions of an open run send one signal; of a run 
   assert.equal((await intake.deliver(cox2, true, 'a')).action, 'started'); // no open run known: a firing alert still starts
   assert.equal((await intake.deliver(cox2, false, 'a')).action, 'resolved-recorded');
   assert.equal(fake.count('signal alertResolved kust-replica/cox-2'), 2);
+});
+
+test('webhook: the deliveries of one notification run side by side, but in body order for the same run and for runbooks that share a target', async () => {
+  const fake = new FakeTemporal();
+  const tokens = { webhook: 'w'.repeat(32), operator: 'o'.repeat(32) };
+  const handler = createAlertHandler(fake.client as unknown as Client, testConfig(), tokens);
+  const server = http.createServer((req, res) => void handler(req, res, ['alertmanager']).catch((err: Error) => res.writeHead(500).end(err.message)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const alert = (status: string, labels: Record<string, string>) => ({ status, labels, annotations: {}, startsAt: '2026-11-22T10:00:00Z' });
+    const kust = (n: number, status = 'firing') => alert(status, { runbook: 'kust-replica', service: `b${n}`, instance: `b${n}-1` });
+    const alerts = [
+      ...Array.from({ length: 40 }, (_, n) => kust(n)),
+      kust(7, 'resolved'), // after its firing alert: recorded on the run that alert started
+      alert('firing', { runbook: 'ctlr-replica', node: 'vkt04' }),
+      alert('firing', { runbook: 'ctlr-roles' }), // shares ctlr-1: joins the ctlr-replica run, never a second run
+    ];
+    const body = JSON.stringify({ version: '4', receiver: 'medic', status: 'firing', alerts });
+    const res = await fetch(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.webhook}`, 'content-type': 'application/json' },
+      body,
+    });
+    assert.equal(res.status, 202);
+    const { results } = (await res.json()) as { results: Delivery[] };
+    assert.deepEqual(
+      results.map((r) => `${r.workflowId} ${r.action}`),
+      [...Array.from({ length: 40 }, (_, n) => `kust-replica/b${n}-1 started`), 'kust-replica/b7-1 resolved-recorded', 'ctlr-replica/ctlr-1 started', 'ctlr-roles/ctlr-1 joined'],
+    );
+    assert.equal(fake.count('start ctlr-roles'), 0);
+    assert.ok(fake.maxInFlight > 1 && fake.maxInFlight <= 16, `${fake.maxInFlight} calls at once`);
+  } finally {
+    server.close();
+  }
 });
