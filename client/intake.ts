@@ -274,11 +274,14 @@ export class Intake {
   }
 
   private async resolve(workflowId: string, source: string): Promise<Delivery> {
+    const asked = this.now();
     try {
-      await this.client.workflow.getHandle(workflowId).signal(alertResolvedSignal, { source, at: new Date(this.now()).toISOString() });
+      await this.client.workflow.getHandle(workflowId).signal(alertResolvedSignal, { source, at: new Date(asked).toISOString() });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
-        this.known.set(workflowId, { open: false, openId: workflowId, at: this.now() });
+        // "No open run" as of the time asked; a start answered since then knows better.
+        const k = this.known.get(workflowId);
+        if (!k || k.at < asked) this.known.set(workflowId, { open: false, openId: workflowId, at: asked });
         return { workflowId, action: 'resolved-no-open-run' };
       }
       throw err;

@@ -104,13 +104,17 @@ class FakeTemporal {
   readonly runs = new Map<string, { open: boolean }>();
   readonly calls: string[] = [];
   down = false;
+  /** Calls (by prefix) that Temporal answers late. */
+  readonly slow = new Set<string>();
   /** The most calls under way at once. */
   maxInFlight = 0;
   private inFlight = 0;
   private async rpc(what: string): Promise<void> {
     this.calls.push(what);
     this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
-    await tick().finally(() => this.inFlight--);
+    const ticks = [...this.slow].some((p) => what.startsWith(p)) ? 10 : 1;
+    for (let i = 0; i < ticks; i++) await tick();
+    this.inFlight--;
     if (this.down) throw new Error('temporal: connection refused');
   }
   count(prefix: string): number {
@@ -127,8 +131,9 @@ class FakeTemporal {
           return { status: { name: run.open ? 'RUNNING' : 'COMPLETED' }, closeTime: run.open ? undefined : new Date(0), runId: 'r1' };
         },
         signal: async (def: { name: string }) => {
+          const open = this.runs.get(id)?.open; // as of the time the signal reaches Temporal; the answer may come later
           await this.rpc(`signal ${def.name} ${id}`);
-          if (!this.runs.get(id)?.open) throw new WorkflowNotFoundError('workflow execution already completed', id, undefined);
+          if (!open) throw new WorkflowNotFoundError('workflow execution already completed', id, undefined);
         },
       }),
       start: async (type: string, opts: { workflowId: string }) => {
@@ -244,6 +249,17 @@ test('resolved: concurrent resolutions of an open run send one signal; of a run 
   assert.equal((await intake.deliver(cox2, true, 'a')).action, 'started'); // no open run known: a firing alert still starts
   assert.equal((await intake.deliver(cox2, false, 'a')).action, 'resolved-recorded');
   assert.equal(fake.count('signal alertResolved kust-replica/cox-2'), 2);
+});
+
+test('a late "no open run" answer to a resolution does not hide a run started since: the next resolution is recorded', async () => {
+  const fake = new FakeTemporal();
+  const { intake } = intakeOn(fake);
+  fake.slow.add('signal');
+  const resolving = intake.deliver(cox1, false, 'a'); // reaches Temporal before the run exists, answered late
+  assert.equal((await intake.deliver(cox1, true, 'a')).action, 'started');
+  assert.equal((await resolving).action, 'resolved-no-open-run');
+  fake.slow.clear();
+  assert.equal((await intake.deliver(cox1, false, 'a')).action, 'resolved-recorded');
 });
 
 test('webhook: the deliveries of one notification run side by side, but in body order for the same run and for runbooks that share a target', async () => {
