@@ -5,7 +5,12 @@
  *
  * Storms: the run ID is the dedup key. A firing duplicate for an open run sends at most one
  * "seen again" signal per run per `intake.seenAgainInterval`, and a resolved alert is signalled once,
- * so 100,000 duplicates add a bounded number of history events.
+ * so 100,000 duplicates add a bounded number of history events. They cost few Temporal calls too:
+ * concurrent deliveries for the same run ID share one call (single flight), and what Temporal answered
+ * (the run is open: a start or an AlreadyStarted; no open run: a resolution refused) is taken as true
+ * for KNOWN_OPEN_MS after the answer, so that duplicates within that window are answered from memory
+ * (in its second half, one of them renews the answer in the background). The price: an alert within that
+ * window after its run closed joins the closed run; the first one after it starts the new run.
  */
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
@@ -158,36 +163,108 @@ export interface IntakeCounters {
   rejected: number;
 }
 
+/**
+ * How long an answer of Temporal about a run ID (open, or no open run) stands in for asking again. Short,
+ * because it is also how late an alert after the run closed may be in starting the next run.
+ */
+export const KNOWN_OPEN_MS = 1000;
+
 export class Intake {
   readonly counters: IntakeCounters = { received: 0, started: 0, joined: 0, joinedQuietly: 0, resolved: 0, unroutable: 0, rejected: 0 };
   private lastSeenSignal = new Map<string, number>();
   private resolvedSent = new Map<string, number>();
+  /** Run ID -> what Temporal last said about it and when: open (joining openId, another ID for a shared target) or no open run. */
+  private known = new Map<string, { open: boolean; openId: string; at: number }>();
+  /** The call to Temporal under way per firing / resolved run ID; concurrent deliveries wait for it. */
+  private inFlight = new Map<string, Promise<Delivery>>();
+  private lastSweep = 0;
   private readonly intervalMs: number;
 
   constructor(
     private readonly client: Client,
     private readonly config: Config,
     private readonly now: () => number = Date.now,
+    private readonly knownOpenMs: number = KNOWN_OPEN_MS,
   ) {
     this.intervalMs = msOf(config.intake.seenAgainInterval);
   }
 
-  /** Resolves only after Temporal accepted the start or the signal; throws when Temporal is unreachable. */
+  /**
+   * Resolves only after Temporal accepted the start or the signal (for a duplicate: accepted the start
+   * or the join of its run at most knownOpenMs ago); throws when Temporal is unreachable.
+   */
   async deliver(route: Route, firing: boolean, source: string): Promise<Delivery> {
     const workflowId = workflowIdOf(route.runbook, RUNBOOKS[route.runbook].target(route.params));
     this.forgetOld();
-    if (!firing) return this.resolve(workflowId, source);
+    const key = `${firing ? 'firing' : 'resolved'}:${workflowId}`;
+    const known = this.fromMemory(workflowId, firing);
+    if (known) {
+      if (firing) this.refreshAhead(route, workflowId, key, source);
+      return known;
+    }
+    const pending = this.inFlight.get(key);
+    if (pending) return this.follow(pending, firing);
+    return this.lead(key, () => (firing ? this.fire(route, workflowId, source) : this.resolve(workflowId, source)));
+  }
+
+  private lead(key: string, call: () => Promise<Delivery>): Promise<Delivery> {
+    const p = call().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, p);
+    return p;
+  }
+
+  /**
+   * In the second half of the window, one duplicate asks Temporal again in the background (a start, as in
+   * the foreground), so that a steady storm renews what memory knows without waiting for Temporal, and an
+   * alert after the run closed starts the next run then. If that fails, the entry runs out and the next
+   * duplicate asks in the foreground.
+   */
+  private refreshAhead(route: Route, workflowId: string, key: string, source: string): void {
+    const k = this.known.get(workflowId);
+    if (!k || this.now() - k.at < this.knownOpenMs / 2 || this.inFlight.has(key)) return;
+    this.lead(key, () => this.fire(route, workflowId, source, true)).catch(() => undefined);
+  }
+
+  /** A delivery that arrived while the same one was under way: it is a duplicate of it (and fails with it). */
+  private async follow(pending: Promise<Delivery>, firing: boolean): Promise<Delivery> {
+    const d = await pending;
+    if (firing) {
+      this.counters.joinedQuietly++;
+      return { workflowId: d.workflowId, action: 'joined-quietly' };
+    }
+    return { workflowId: d.workflowId, action: d.action === 'resolved-no-open-run' ? 'resolved-no-open-run' : 'resolved-already-recorded' };
+  }
+
+  /** The answer when memory holds it: a duplicate of a run known open with no "seen again" due, a resolution already recorded or with no open run. */
+  private fromMemory(workflowId: string, firing: boolean): Delivery | undefined {
+    if (!firing && this.resolvedSent.has(workflowId)) return { workflowId, action: 'resolved-already-recorded' };
+    const k = this.known.get(workflowId);
+    if (!k || this.now() - k.at >= this.knownOpenMs) return undefined;
+    if (!firing) return k.open ? undefined : { workflowId, action: 'resolved-no-open-run' };
+    if (!k.open || this.seenAgainDue(k.openId)) return undefined;
+    this.counters.joinedQuietly++;
+    return { workflowId, action: 'joined-quietly' };
+  }
+
+  private seenAgainDue(id: string): boolean {
+    const last = this.lastSeenSignal.get(id);
+    return last === undefined || this.now() - last >= this.intervalMs;
+  }
+
+  /** In the background (refreshAhead), the alert was already answered and counted: only a run that starts is counted. */
+  private async fire(route: Route, workflowId: string, source: string, background = false): Promise<Delivery> {
     const out = await startRun(this.client, this.config, route.runbook, route.params, source, (id) => {
-      const last = this.lastSeenSignal.get(id);
-      if (last !== undefined && this.now() - last < this.intervalMs) return false;
+      if (!this.seenAgainDue(id)) return false;
       this.lastSeenSignal.set(id, this.now());
       return true;
     });
+    this.known.set(workflowId, { open: true, openId: out.workflowId, at: this.now() });
     if (out.started) {
       this.counters.started++;
       this.resolvedSent.delete(workflowId);
       return { workflowId, action: 'started' };
     }
+    if (background) return { workflowId, action: out.signalled ? 'joined' : 'joined-quietly' };
     if (out.signalled) {
       this.counters.joined++;
       return { workflowId, action: 'joined' };
@@ -197,11 +274,16 @@ export class Intake {
   }
 
   private async resolve(workflowId: string, source: string): Promise<Delivery> {
-    if (this.resolvedSent.has(workflowId)) return { workflowId, action: 'resolved-already-recorded' };
+    const asked = this.now();
     try {
-      await this.client.workflow.getHandle(workflowId).signal(alertResolvedSignal, { source, at: new Date(this.now()).toISOString() });
+      await this.client.workflow.getHandle(workflowId).signal(alertResolvedSignal, { source, at: new Date(asked).toISOString() });
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return { workflowId, action: 'resolved-no-open-run' };
+      if (err instanceof WorkflowNotFoundError) {
+        // "No open run" as of the time asked; a start answered since then knows better.
+        const k = this.known.get(workflowId);
+        if (!k || k.at < asked) this.known.set(workflowId, { open: false, openId: workflowId, at: asked });
+        return { workflowId, action: 'resolved-no-open-run' };
+      }
       throw err;
     }
     this.resolvedSent.set(workflowId, this.now());
@@ -209,10 +291,17 @@ export class Intake {
     return { workflowId, action: 'resolved-recorded' };
   }
 
-  /** Bounded memory: entries older than the interval carry no information. */
+  /**
+   * Bounded memory: entries older than the interval (answers of Temporal older than knownOpenMs) carry no
+   * information. At most one sweep per second, so that a storm over many runs does not sweep per alert.
+   */
   private forgetOld(): void {
+    const now = this.now();
+    if (now - this.lastSweep < Math.max(1000, this.knownOpenMs)) return;
+    this.lastSweep = now;
+    for (const [k, v] of this.known) if (now - v.at >= this.knownOpenMs) this.known.delete(k);
     if (this.lastSeenSignal.size + this.resolvedSent.size < 10_000) return;
-    const cutoff = this.now() - this.intervalMs;
+    const cutoff = now - this.intervalMs;
     for (const m of [this.lastSeenSignal, this.resolvedSent]) for (const [k, t] of m) if (t < cutoff) m.delete(k);
   }
 }

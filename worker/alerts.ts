@@ -11,6 +11,7 @@ import type { ZodError } from 'zod';
 import type { Config } from '../config/schema';
 import { formatIssues } from '../config/load';
 import { AlertmanagerPayloadSchema, Delivery, Intake, Route, routeAlertmanager, routeCheckMk } from '../client/intake';
+import { RUNBOOKS, workflowIdOf } from '../client/runbooks';
 import { parseCheckMkLine } from '../parsers/checkmk';
 import { ApiTokens, HttpError, readBody, requireToken, send } from './http';
 
@@ -23,6 +24,19 @@ import { ApiTokens, HttpError, readBody, requireToken, send } from './http';
  */
 const ALERTMANAGER_MAX_BODY = 4 * 1024 * 1024;
 const ALERTMANAGER_MAX_ALERTS = 1000;
+/**
+ * Deliveries of one notification under way at a time: a grouped notification of 50 new targets is then
+ * not 50 Temporal round trips in a row (which at Temporal's pace under load passed the 10 s deadline).
+ */
+const DELIVERY_CONCURRENCY = 16;
+
+/** The lane of a route: its run ID, or for runbooks that share a target, that target (their starts must stay in order). */
+function laneOf(route: Route): string {
+  const spec = RUNBOOKS[route.runbook];
+  const target = spec.target(route.params);
+  return spec.sharesTargetWith ? `${[route.runbook, ...spec.sharesTargetWith].sort().join('+')}/${target}` : workflowIdOf(route.runbook, target);
+}
+
 /** A 400 lists this many schema issues at most (a body of 1,000 bad alerts would otherwise answer with thousands of lines). */
 const MAX_ISSUES = 20;
 
@@ -52,27 +66,49 @@ export function createAlertHandler(client: Client, config: Config, tokens: ApiTo
     if (unroutable.length === routed.length) {
       throw new HttpError(422, `nothing routable: ${unroutable.map((u) => `item ${u.item}: ${u.unroutable}`).join('; ')}`.slice(0, 2000));
     }
-    const results: (Delivery | { item: number; unroutable: string })[] = [];
-    // Within one body, a repeated alert for the same run is delivered once (storms come in batches).
-    const delivered = new Map<string, string>();
+    const results: (Delivery | { item: number; unroutable: string } | undefined)[] = [];
+    // One lane per run ID (or shared target): a lane's deliveries keep the body's order (a firing then a
+    // resolved alert; never two runs of a shared target), the lanes run DELIVERY_CONCURRENCY at a time.
+    const lanes = new Map<string, { slot: number; route: Route; firing: boolean }[]>();
     for (const r of routed) {
       if (r.unroutable) {
         results.push({ item: r.item, unroutable: r.unroutable });
         continue;
       }
       for (const route of r.routes ?? []) {
-        const key = `${r.firing}:${route.runbook}:${JSON.stringify(route.params)}`;
-        const workflowId = delivered.get(key);
-        if (workflowId === undefined) {
-          const d = await intake.deliver(route, r.firing, source);
-          delivered.set(key, d.workflowId);
-          results.push(d);
-        } else {
-          if (r.firing) intake.counters.joinedQuietly++;
-          results.push({ workflowId, action: r.firing ? 'joined-quietly' : 'resolved-already-recorded' });
-        }
+        const key = laneOf(route);
+        const lane = lanes.get(key) ?? [];
+        lanes.set(key, lane);
+        lane.push({ slot: results.length, route, firing: r.firing });
+        results.push(undefined);
       }
     }
+    // Within one body, a repeated alert for the same run is delivered once (storms come in batches).
+    const delivered = new Map<string, string>();
+    const queue = [...lanes.values()];
+    let failed = false;
+    const worker = async () => {
+      for (let lane = queue.shift(); lane && !failed; lane = queue.shift()) {
+        for (const { slot, route, firing } of lane) {
+          const key = `${firing}:${route.runbook}:${JSON.stringify(route.params)}`;
+          const workflowId = delivered.get(key);
+          if (workflowId === undefined) {
+            try {
+              const d = await intake.deliver(route, firing, source);
+              delivered.set(key, d.workflowId);
+              results[slot] = d;
+            } catch (err) {
+              failed = true; // the answer is a 5xx: start no more lanes
+              throw err;
+            }
+          } else {
+            if (firing) intake.counters.joinedQuietly++;
+            results[slot] = { workflowId, action: firing ? 'joined-quietly' : 'resolved-already-recorded' };
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DELIVERY_CONCURRENCY, queue.length) }, worker));
     send(res, 202, { results });
   };
 
