@@ -239,6 +239,8 @@ export function ansibleFiles(lab: LabHandle, steps: PeerStep[], layout: 'plays' 
       'system_warnings = False',
       'interpreter_python = /usr/bin/python3',
       `local_tmp = ${path.join(dir, 'tmp')}`,
+      // The lab's "remote" hosts are this machine: keep the modules' temp dirs out of root's ~/.ansible too.
+      `remote_tmp = ${path.join(dir, 'remote-tmp')}`,
       'forks = 5',
       '',
       '[ssh_connection]',
