@@ -66,7 +66,7 @@ export function writeBenchTools(dir: string, hosts: { slaveHost: string; mainHos
     ],
     systemctl: [
       'case "$1" in',
-      ' is-active) shift; out=$(for u in "$@"; do echo active; done);;',
+      ' is-active) out=$(shift; for u in "$@"; do echo active; done);;', // shift in the subshell: the log keeps the verb
       ' restart) ;;',
       ' *) out="Unknown command verb $1."; rc=1;;',
       'esac',
