@@ -13,6 +13,44 @@ import { benchEnv, BenchEnvOptions, timers } from './harness';
 import { benchLatency, LatencyFigures } from './latency';
 import { benchOverhead, RunbookOverhead } from './overhead';
 import { benchScale, ScaleFigures } from './scale';
+import { benchIntake, IntakeFigures } from './intake';
+import { ansibleRun, PeerRun, replicaSequences, shellRun } from './peers';
+import { labUp } from '../../lab/lab';
+import { resetBench } from '../../lab/bench-tools';
+
+interface PeerFigure {
+  peer: string;
+  runbook: string;
+  steps: number;
+  wallMs: number;
+  perStepMs: number;
+}
+
+/** (wall - the commands' own time) / steps, medians over the runs: the same formula as the service's. */
+function perStep(peer: string, runbook: string, steps: number, runs: PeerRun[]): PeerFigure {
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const own = (r: PeerRun) => r.calls.reduce((a, c) => a + (c.endMs - c.startMs), 0);
+  return { peer, runbook, steps, wallMs: med(runs.map((r) => r.wallMs)), perStepMs: med(runs.map((r) => (r.wallMs - own(r)) / steps)) };
+}
+
+async function benchPeers(runs: number): Promise<PeerFigure[]> {
+  const lab = await labUp({ scenario: 'healthy', tools: 'bench' });
+  const out: PeerFigure[] = [];
+  try {
+    const seqs = replicaSequences(lab.config as never);
+    for (const [runbook, steps] of Object.entries(seqs)) {
+      const a = await ansibleRun(lab, steps, { warmRuns: runs, beforeRun: () => resetBench(lab.dir) });
+      out.push(perStep('Ansible (pipelining, ControlPersist), warm', runbook, steps.length, a.warm));
+      out.push(perStep('Ansible, cold (first run)', runbook, steps.length, [a.cold]));
+      const sh = await shellRun(lab, steps, { warmRuns: runs, beforeRun: () => resetBench(lab.dir) });
+      out.push(perStep('shell script of plain ssh calls', runbook, steps.length, [sh.plain]));
+      out.push(perStep('shell script, ssh ControlMaster warm', runbook, steps.length, sh.controlMaster.warm));
+    }
+  } finally {
+    await lab.down();
+  }
+  return out;
+}
 
 const log = (l: string) => console.log(`bench: ${l}`);
 
@@ -40,7 +78,7 @@ async function main() {
   const latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[] = [];
   if (want('latency')) {
     for (const v of quick ? VARIANTS.slice(0, 2) : VARIANTS) {
-      const env = await benchEnv({ ...v.opts, extraConfig: { timers: timers('0s') } });
+      const env = await benchEnv({ ...v.opts, extraConfig: { timers: timers('1ms') } });
       try {
         const f = await benchLatency(env, { alerts: n.alerts, concurrency: 20, floors: n.floors, prefix: 'l' });
         const overhead = await benchOverhead(env, { runs: n.runs, prefix: 'o' });
@@ -52,6 +90,11 @@ async function main() {
     }
   }
 
+  let peers: PeerFigure[] = [];
+  if (want('peers')) peers = await benchPeers(quick ? 2 : 5);
+  let intake: IntakeFigures | undefined;
+  if (want('intake')) intake = await benchIntake({ quick, log });
+
   let scale: ScaleFigures | undefined;
   if (want('scale')) {
     const env = await benchEnv({ noWorker: true, extraConfig: { timers: timers(n.wait) } });
@@ -62,7 +105,7 @@ async function main() {
     }
   }
 
-  const report = render({ quick, latency, scale, seconds: (Date.now() - t0) / 1000 });
+  const report = render({ quick, latency, peers, intake, scale, seconds: (Date.now() - t0) / 1000 });
   console.log(report);
   if (!only) writeFileSync(path.join(REPO_ROOT, quick ? '.data/BENCHMARKS.quick.md' : 'BENCHMARKS.md'), report);
 }
@@ -80,7 +123,7 @@ function machine(): string {
   return `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}; commit ${commit}; ${new Date().toISOString()}`;
 }
 
-function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; scale?: ScaleFigures; seconds: number }): string {
+function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; peers: PeerFigure[]; intake?: IntakeFigures; scale?: ScaleFigures; seconds: number }): string {
   const out: string[] = [`# Benchmarks${r.quick ? ' (quick)' : ''}`, '', `Machine: ${machine()}. Whole run: ${r.seconds.toFixed(0)} s.`, ''];
   if (r.latency.length) {
     out.push('## Alert to first command (ms)', '', '| variant | one at a time p50 | p99 | 20 at once p50 | p99 | bare workflow floor p50 | ssh reused p50 | ssh fresh p50 | p50 / bare | p50 / (bare + ssh reused) |', '|---|---|---|---|---|---|---|---|---|---|');
@@ -90,6 +133,20 @@ function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigur
     out.push('', '## Orchestration overhead per step (ms, waits 0)', '', '| variant | runbook | end to end p50 | commands own p50 | per step p50 | per step p99 |', '|---|---|---|---|---|---|');
     for (const { variant, overhead } of r.latency) for (const o of overhead) out.push(`| ${variant} | ${o.runbook} | ${f1(o.endToEnd.p50)} | ${f1(o.commandsOwn.p50)} | ${f1(o.perStep.p50)} | ${f1(o.perStep.p99)} |`);
     out.push('');
+  }
+  if (r.peers.length) {
+    const ours = r.latency.find((l) => l.variant === 'defaults')?.overhead ?? [];
+    out.push('## The same command sequences by other means (ms)', '', '| peer | runbook | wall p50 | per step p50 | per step, ours (defaults) | ratio |', '|---|---|---|---|---|---|');
+    for (const p of r.peers) {
+      const o = ours.find((x) => x.runbook === p.runbook)?.perStep.p50 ?? NaN;
+      out.push(`| ${p.peer} | ${p.runbook} | ${f1(p.wallMs)} | ${f1(p.perStepMs)} | ${f1(o)} | ${(p.perStepMs / o).toFixed(1)}x |`);
+    }
+    out.push('');
+  }
+  if (r.intake) {
+    out.push(`## Intake (autocannon, ${r.intake.connections} connections, ${r.intake.secondsPerCase} s per case)`, '', '| case | alerts per POST | connections | alerts/s | p50 ms | p99 ms | runs started/s | valid |', '|---|---|---|---|---|---|---|---|');
+    for (const c of r.intake.cases) out.push(`| ${c.case} | ${c.alertsPerPost} | ${c.connections} | ${c.alertsPerS.toFixed(0)} | ${f1(c.latencyP50Ms)} | ${f1(c.latencyP99Ms)} | ${c.runsStartedPerS ? c.runsStartedPerS.toFixed(0) : ''} | ${c.valid ? 'yes' : 'NO'} |`);
+    out.push('', `Duplicates target (>= ${r.intake.duplicatesTarget.alertsPerS} alerts/s at p99 <= ${r.intake.duplicatesTarget.p99Ms} ms): ${r.intake.duplicatesTarget.met ? 'met' : 'missed'}.`, '');
   }
   if (r.scale) {
     const c = r.scale.concurrent;
