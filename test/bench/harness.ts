@@ -6,8 +6,6 @@
  * measure with and without in the same run.
  */
 import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -18,11 +16,10 @@ import type { Config } from '../../config/schema';
 import { enableEagerStart } from '../../client/runbooks';
 import { BENCH_LOG, BenchToolCall, parseBenchLine } from '../../lab/bench-tools';
 import { BENCH_HOSTS, labUp, LabHandle } from '../../lab/lab';
-import { createApi } from '../../worker/api';
 import { temporalBinaries } from '../../worker/binaries';
 import { DevServer, startDevServer } from '../../worker/devserver';
 import { createWorker, WorkerTuning } from '../../worker/worker';
-import { freePort } from '../helpers/service';
+import { freePort, listenApi } from '../helpers/service';
 import { quietRuntime, workflowBundle } from '../helpers/temporal';
 
 export interface BenchEnvOptions {
@@ -103,10 +100,7 @@ export async function benchEnv(opts: BenchEnvOptions = {}): Promise<BenchEnv> {
     }),
   );
   const running = workers.map((w) => w.run());
-  const tokens = { webhook: config.api.webhookToken ?? 'w'.repeat(32), operator: config.api.operatorToken ?? 'o'.repeat(32) };
-  const api: http.Server = createApi(client, config, tokens);
-  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-  const apiUrl = `http://127.0.0.1:${(api.address() as net.AddressInfo).port}`;
+  const { api, apiUrl, tokens } = await listenApi(client, config);
   return {
     lab,
     log: new BenchLogTail(path.join(lab.dir, BENCH_LOG)),

@@ -29,6 +29,14 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The HTTP API on a free loopback port, with the config's tokens (or fixed test ones). */
+export async function listenApi(client: Client, config: Config): Promise<{ api: http.Server; apiUrl: string; tokens: { webhook: string; operator: string } }> {
+  const tokens = { webhook: config.api.webhookToken ?? 'w'.repeat(32), operator: config.api.operatorToken ?? 'o'.repeat(32) };
+  const api: http.Server = createApi(client, config, tokens);
+  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  return { api, apiUrl: `http://127.0.0.1:${(api.address() as net.AddressInfo).port}`, tokens };
+}
+
 export interface Service {
   lab: LabHandle;
   config: Config;
@@ -66,10 +74,7 @@ async function serve(lab: LabHandle, server: DevServer): Promise<Service> {
   const client = new Client({ connection, namespace: config.service.namespace });
   const worker: Worker = await createWorker(native, config, { workflowBundle: await workflowBundle(), client });
   const running = worker.run();
-  const tokens = { webhook: config.api.webhookToken ?? 'w'.repeat(32), operator: config.api.operatorToken ?? 'o'.repeat(32) };
-  const api: http.Server = createApi(client, config, tokens);
-  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-  const apiUrl = `http://127.0.0.1:${(api.address() as net.AddressInfo).port}`;
+  const { api, apiUrl, tokens } = await listenApi(client, config);
   return {
     lab,
     config,
