@@ -432,14 +432,15 @@ export async function runCase(lane: Lane, point?: Point, timeoutMs = 180_000): P
       const st = await lane.status(id);
       if (!st || st.closed) continue;
       const waitingForCrash = point && !crashedAt && ((point.kind === 'approval' && st.runStatus === 'awaiting-approval') || (point.kind === 'escalation' && st.runStatus === 'escalated'));
-      if (waitingForCrash) continue;
+      if (waitingForCrash || (st.runStatus !== 'awaiting-approval' && st.runStatus !== 'escalated')) continue;
+      // The history's length tells this pending decision from the next one (fetched only while one is pending).
       const key = `${id}:${(await lane.history(id).catch(() => [])).length}`;
       if (decided.has(key)) continue;
       const route = `/v1/runs/${encodeURIComponent(id)}`;
-      let r: Awaited<ReturnType<Lane['api']>>;
-      if (st.runStatus === 'awaiting-approval') r = await lane.api('POST', `${route}/approve`, { by: 'alice', comment: 'chaos driver' });
-      else if (st.runStatus === 'escalated') r = await lane.api('POST', `${route}/decide`, { action: 'retry', by: 'alice', comment: 'chaos driver' });
-      else continue;
+      const r =
+        st.runStatus === 'awaiting-approval'
+          ? await lane.api('POST', `${route}/approve`, { by: 'alice', comment: 'chaos driver' })
+          : await lane.api('POST', `${route}/decide`, { action: 'retry', by: 'alice', comment: 'chaos driver' });
       debug(t0, `decision for ${id} (${st.runStatus}): ${r?.status} ${r ? JSON.stringify(r.json).slice(0, 200) : 'no answer'}`);
       if (r?.status === 200) {
         counts[st.runStatus === 'awaiting-approval' ? 'approval' : 'escalation']++;
