@@ -65,8 +65,14 @@ export class DevServerError extends Error {}
  *     from SQLite for every start, upsert and visibility task (17 of the 51 persistence calls of a
  *     kust-replica run). This service registers its three at start (--search-attribute), before any
  *     cache is filled, and never adds any later.
+ *   - system.enableActivityEagerExecution (off by default in this server version): an activity the
+ *     workflow task schedules comes back in the answer to that task's completion, when the worker has a
+ *     free slot, instead of a transfer task, matching and a poll (ACTIVITY_TASK_SCHEDULED -> STARTED
+ *     5-30 ms -> 0). Still an ordinary activity: recorded, heartbeats, timeouts and retries (on any
+ *     worker) as before; not a local activity.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string | number | boolean>> = {
+  'system.enableActivityEagerExecution': true,
   'history.timerProcessorMaxTimeShift': '1ms',
   'system.forceSearchAttributesCacheRefreshOnRead': false,
 };
