@@ -74,7 +74,7 @@ async function main() {
   const only = values.only?.split(',');
   const want = (s: string) => !only || only.includes(s);
   const t0 = Date.now();
-  const n = quick ? { alerts: 20, floors: 20, runs: 10, concurrent: 100, wait: '1s', rounds: 2, perRound: 200 } : { alerts: 200, floors: 100, runs: 50, concurrent: 1000, wait: '3s', rounds: 10, perRound: 1000 };
+  const n = quick ? { alerts: 20, floors: 20, runs: 10, concurrent: 100, wait: '1s', rounds: 2, perRound: 200, window: 50 } : { alerts: 200, floors: 100, runs: 50, concurrent: 1000, wait: '3s', rounds: 10, perRound: 1000, window: 50 };
 
   const latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[] = [];
   if (want('latency')) {
@@ -100,7 +100,7 @@ async function main() {
   if (want('scale')) {
     const env = await benchEnv({ noWorker: true, extraConfig: { timers: timers(n.wait) } });
     try {
-      scale = await benchScale(env, { concurrent: n.concurrent, wait: n.wait, rounds: n.rounds, perRound: n.perRound, log });
+      scale = await benchScale(env, { concurrent: n.concurrent, wait: n.wait, rounds: n.rounds, perRound: n.perRound, window: n.window, log });
     } finally {
       await env.stop();
     }
