@@ -28,7 +28,7 @@ export interface DevServerOptions {
   dynamicConfig?: Record<string, string | number | boolean>;
   /** SQLite pragmas of the server's database file (`--sqlite-pragma K=V`), over DEV_SERVER_SQLITE_PRAGMA. */
   sqlitePragma?: Record<string, string>;
-  /** More arguments for `temporal server start-dev` (e.g. `--pprof-port N` to profile the server). */
+  /** More arguments for `temporal server start-dev` (e.g. `--metrics-port N` to read the server's persistence metrics). */
   extraArgs?: string[];
   /** One line per fact worth telling (a stale server stopped, a wait); default: console.log with "medic: ". */
   notice?: (line: string) => void;
@@ -56,7 +56,8 @@ export class DevServerError extends Error {}
 
 /**
  * Server settings the embedded server runs with unless `dynamicConfig` / `sqlitePragma` say otherwise
- * (each measured with and without by `npm run bench`; BENCHMARKS.md):
+ * (measured with and without: `npm run bench`, whose variants take them away, and one by one with
+ * test/bench/timeline.ts):
  *   - history.timerProcessorMaxTimeShift: a new timer due sooner than now + this shift is moved to that
  *     point (a guard against clock skew between history hosts); the server's 1 s default made every short
  *     wait fire about 990 ms late. One process and one clock here: 1 ms.

@@ -36,7 +36,7 @@ export interface BenchEnvOptions {
   dynamicConfig?: Record<string, string | number | boolean>;
   /** SQLite pragmas of the dev server's file (`--sqlite-pragma`). */
   sqlitePragma?: Record<string, string>;
-  /** More arguments for the dev server (e.g. `--pprof-port N`). */
+  /** More arguments for the dev server (e.g. `--metrics-port N`). */
   serverArgs?: string[];
 }
 
