@@ -108,7 +108,10 @@ export class SshPool {
       const drop = () => {
         if (this.conns.get(name)?.client === client) this.conns.delete(name);
       };
-      client.once('ready', () => resolve(client));
+      client.once('ready', () => {
+        client.setNoDelay(true);
+        resolve(client);
+      });
       // `on`, not `once`: ssh2 may emit a second error (a handshake timeout, then "Connection lost before
       // handshake"); an error event without a listener would crash the worker.
       client.on('error', (err: Error & { level?: string }) => {

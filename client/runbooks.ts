@@ -91,6 +91,8 @@ export interface StartOptions {
  * `period` ago, the time it closed; the new run escalates before its first change (workflows/run.ts).
  */
 export async function lastRepairAt(client: Client, workflowId: string, periodMs: number): Promise<string | undefined> {
+  // The guard is off (timers.flapGuard 0s): nothing to look up (a describe per start saved).
+  if (!(periodMs > 0)) return undefined;
   try {
     const last = await client.workflow.getHandle(workflowId).describe();
     if (last.status.name !== 'COMPLETED' || !last.closeTime || Date.now() - last.closeTime.getTime() >= periodMs) return undefined;

@@ -24,8 +24,12 @@ export interface DevServerOptions {
   uiPort?: number;
   ip?: string;
   namespace?: string;
-  /** Server dynamic config values (`--dynamic-config-value K=V`), e.g. system.enableActivityEagerExecution: true. */
+  /** Server dynamic config values (`--dynamic-config-value K=V`), e.g. system.enableActivityEagerExecution: true; over DEV_SERVER_DYNAMIC_CONFIG. */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** SQLite pragmas of the server's database file (`--sqlite-pragma K=V`), over DEV_SERVER_SQLITE_PRAGMA. */
+  sqlitePragma?: Record<string, string>;
+  /** More arguments for `temporal server start-dev` (e.g. `--metrics-port N` to read the server's persistence metrics). */
+  extraArgs?: string[];
   /** One line per fact worth telling (a stale server stopped, a wait); default: console.log with "medic: ". */
   notice?: (line: string) => void;
 }
@@ -49,6 +53,36 @@ export interface DevServer {
 
 /** A start-up refusal or failure whose message says what to do; printed without a stack. */
 export class DevServerError extends Error {}
+
+/**
+ * Server settings the embedded server runs with unless `dynamicConfig` / `sqlitePragma` say otherwise
+ * (measured with and without: `npm run bench`, whose variants take them away, and one by one with
+ * test/bench/timeline.ts):
+ *   - history.timerProcessorMaxTimeShift: a new timer due sooner than now + this shift is moved to that
+ *     point (a guard against clock skew between history hosts); the server's 1 s default made every short
+ *     wait fire about 990 ms late. One process and one clock here: 1 ms.
+ *   - system.forceSearchAttributesCacheRefreshOnRead: the CLI turns it on so that search attributes added
+ *     at run time are visible at once, at the price of a read of the cluster metadata and the namespace
+ *     from SQLite for every start, upsert and visibility task (17 of the 51 persistence calls of a
+ *     kust-replica run). This service registers its three at start (--search-attribute), before any
+ *     cache is filled, and never adds any later.
+ *   - system.enableActivityEagerExecution (off by default in this server version): an activity the
+ *     workflow task schedules comes back in the answer to that task's completion, when the worker has a
+ *     free slot, instead of a transfer task, matching and a poll (ACTIVITY_TASK_SCHEDULED -> STARTED
+ *     5-30 ms -> 0). Still an ordinary activity: recorded, heartbeats, timeouts and retries (on any
+ *     worker) as before; not a local activity.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string | number | boolean>> = {
+  'system.enableActivityEagerExecution': true,
+  'history.timerProcessorMaxTimeShift': '1ms',
+  'system.forceSearchAttributesCacheRefreshOnRead': false,
+};
+/**
+ * journal_mode=WAL: a commit appends to the write-ahead log and syncs it once, instead of the rollback
+ * journal's write, sync, write, sync, delete; `synchronous` stays FULL (the SQLite default), so a commit
+ * the server answered is on disk, as before, through a crash of the process or of the machine.
+ */
+export const DEV_SERVER_SQLITE_PRAGMA: Readonly<Record<string, string>> = { journal_mode: 'wal' };
 
 const START_TIMEOUT_MS = 60_000;
 const STALE_GRACE_MS = 10_000;
@@ -155,7 +189,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--log-level', 'warn',
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]),
     ...(uiPort ? ['--ui-ip', ip, '--ui-port', String(uiPort)] : ['--headless']),
-    ...Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
+    ...Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...opts.dynamicConfig }).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
+    ...Object.entries({ ...DEV_SERVER_SQLITE_PRAGMA, ...opts.sqlitePragma }).flatMap(([k, v]) => ['--sqlite-pragma', `${k}=${v}`]),
+    ...(opts.extraArgs ?? []),
   ];
   mkdirSync(dataDir, { recursive: true });
   const log = openSync(logFile, 'a');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -105,4 +105,30 @@ test('keys and tags outside the allow-list are refused; a probe answer that is n
   assert.equal(parseProbe('INFO: something else\n'), undefined);
   assert.equal(parseProbe('medic-journal:done::\n'), undefined, 'done needs an exit status');
   assert.deepEqual(parseProbe('medic-journal:running::2026-12-02T01:02:03Z\nxx'), { state: 'running', startedAt: '2026-12-02T01:02:03Z', stdout: 'xx' });
+});
+
+test('entries older than 14 days are swept at the first changing command of a day, not at every one', () => {
+  const sweepDir = path.join(root, 'sweep');
+  const old = path.join(sweepDir, 'old-run.1');
+  const line = commandLine({ argv: ['true'] });
+  assert.equal(sh(journalWrapper(line, sweepDir, 'first.1', 0, '2026-12-01')).code, 0);
+  spawnSync('mkdir', ['-p', old]);
+  spawnSync('touch', ['-d', '20 days ago', old]);
+  // Same day: the sweep has run already; the old entry stays until the next day's first command.
+  assert.equal(sh(journalWrapper(line, sweepDir, 'second.1', 0, '2026-12-01')).code, 0);
+  assert.equal(existsSync(old), true);
+  assert.equal(sh(journalWrapper(line, sweepDir, 'third.1', 0, '2026-12-02')).code, 0);
+  assert.equal(existsSync(old), false, 'swept on the next day');
+  for (const k of ['first.1', 'second.1', 'third.1']) assert.equal(parseProbe(sh(probeLine(sweepDir, k)).stdout)?.state, 'done', `${k} kept`);
+  assert.deepEqual(readdirSync(sweepDir).filter((f) => f.startsWith('.swept-')), ['.swept-2026-12-02'], 'one stamp, of the last sweep');
+  assert.throws(() => journalWrapper(line, sweepDir, 'x.1', 0, '2026-12-02; rm -rf /'), /invalid journal day/);
+});
+
+test('a command without input gets an empty input file; output and error come back as before', () => {
+  const r = sh(journalWrapper(commandLine({ argv: ['sh', '-c', 'x'] }).replace(`'sh' '-c' 'x'`, 'sh -c "cat; echo out; echo err >&2; exit 5"'), dir, 'no-input.1', 0), 'ignored, not copied');
+  assert.equal(r.code, 5);
+  assert.equal(r.stdout, 'out\n');
+  assert.equal(r.stderr, 'err\n');
+  assert.equal(readFileSync(path.join(dir, 'no-input.1', 'in'), 'utf8'), '');
+  assert.equal(readFileSync(path.join(dir, 'no-input.1', 'rc'), 'utf8'), '5\n');
 });

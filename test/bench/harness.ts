@@ -23,15 +23,21 @@ import { freePort, listenApi } from '../helpers/service';
 import { quietRuntime, workflowBundle } from '../helpers/temporal';
 
 export interface BenchEnvOptions {
-  /** Server dynamic config system.enableActivityEagerExecution (off by default in this server version). */
+  /** Server dynamic config system.enableActivityEagerExecution (on by default in the embedded server, worker/devserver.ts; false: off). */
   eagerActivities?: boolean;
-  /** The client on the worker's NativeConnection, starts with requestEagerStart. */
+  /** Starts with requestEagerStart (the client on the worker's NativeConnection), as the service does; false: without. */
   eagerStart?: boolean;
   tuning?: WorkerTuning;
   /** Merged into the lab's service config (timers, ssh caps, ...). */
   extraConfig?: Record<string, unknown>;
   /** No worker for the runbooks (intake-only sections). */
   noWorker?: boolean;
+  /** More server dynamic config (`--dynamic-config-value`), merged over the service's defaults. */
+  dynamicConfig?: Record<string, string | number | boolean>;
+  /** SQLite pragmas of the dev server's file (`--sqlite-pragma`). */
+  sqlitePragma?: Record<string, string>;
+  /** More arguments for the dev server (e.g. `--metrics-port N`). */
+  serverArgs?: string[];
 }
 
 export interface BenchEnv {
@@ -57,6 +63,9 @@ export function timers(every: string): Record<string, string> {
   return { tarantoolSettle: every, tarantoolBeforeFlip: every, tarantoolFlipRetry: every, tarantoolBeforeVerify: every, flapGuard: '0s' };
 }
 
+/** The dev server's settings as `temporal server start-dev` has them (worker/devserver.ts changes them). */
+export const CLI_SERVER_SETTINGS = { 'history.timerProcessorMaxTimeShift': '1s', 'system.forceSearchAttributesCacheRefreshOnRead': true } as const;
+
 let bareBundle: Promise<{ code: string }> | undefined;
 
 export async function benchEnv(opts: BenchEnvOptions = {}): Promise<BenchEnv> {
@@ -71,14 +80,16 @@ export async function benchEnv(opts: BenchEnvOptions = {}): Promise<BenchEnv> {
         port,
         uiPort: 0,
         notice: () => undefined,
-        dynamicConfig: opts.eagerActivities ? { 'system.enableActivityEagerExecution': true } : {},
+        dynamicConfig: { ...(opts.eagerActivities === false ? { 'system.enableActivityEagerExecution': false } : {}), ...opts.dynamicConfig },
+        sqlitePragma: opts.sqlitePragma,
+        extraArgs: opts.serverArgs,
       }),
     ),
   ]);
   const config = loadConfig(lab.configPath);
   const native = await NativeConnection.connect({ address: server.address });
   const client = new Client({ connection: native, namespace: config.service.namespace });
-  if (opts.eagerStart) enableEagerStart(client);
+  if (opts.eagerStart !== false) enableEagerStart(client);
   const workers: Worker[] = [];
   if (!opts.noWorker) workers.push(await createWorker(native, config, { workflowBundle: await workflowBundle(), client, tuning: opts.tuning }));
   const activityStarts = new Map<string, number>();
@@ -112,7 +123,7 @@ export async function benchEnv(opts: BenchEnvOptions = {}): Promise<BenchEnv> {
     tokens,
     async bare(id) {
       const t0 = nowMs();
-      const h = await client.workflow.start('bareWorkflow', { taskQueue: 'bench-bare', workflowId: id, requestEagerStart: Boolean(opts.eagerStart) });
+      const h = await client.workflow.start('bareWorkflow', { taskQueue: 'bench-bare', workflowId: id, requestEagerStart: opts.eagerStart !== false });
       await h.result();
       const t1 = nowMs();
       return { toActivityMs: (activityStarts.get(id) ?? NaN) - t0, toResultMs: t1 - t0 };

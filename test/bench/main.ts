@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../../worker/binaries';
-import { benchEnv, BenchEnvOptions, timers } from './harness';
+import { benchEnv, BenchEnvOptions, CLI_SERVER_SETTINGS, timers } from './harness';
 import { benchLatency, LatencyFigures } from './latency';
 import { benchOverhead, RunbookOverhead } from './overhead';
 import { benchScale, ScaleFigures } from './scale';
@@ -59,11 +59,12 @@ interface Variant {
   opts: BenchEnvOptions;
 }
 
+/** The first is what the service runs with; the others each take one setting away (--quick: the first two). */
 const VARIANTS: Variant[] = [
   { name: 'defaults', opts: {} },
-  { name: 'eager workflow start', opts: { eagerStart: true } },
-  { name: 'eager activity dispatch', opts: { eagerActivities: true } },
-  { name: 'both eager', opts: { eagerStart: true, eagerActivities: true } },
+  { name: "the CLI's dev-server settings", opts: { eagerActivities: false, dynamicConfig: CLI_SERVER_SETTINGS, sqlitePragma: { journal_mode: 'delete' } } },
+  { name: 'without eager workflow start', opts: { eagerStart: false } },
+  { name: 'without eager activity dispatch', opts: { eagerActivities: false } },
   { name: 'autoscaling pollers', opts: { tuning: { workflowTaskPollerBehavior: { type: 'autoscaling' }, activityTaskPollerBehavior: { type: 'autoscaling' } } } },
 ];
 
@@ -73,7 +74,7 @@ async function main() {
   const only = values.only?.split(',');
   const want = (s: string) => !only || only.includes(s);
   const t0 = Date.now();
-  const n = quick ? { alerts: 20, floors: 20, runs: 10, concurrent: 100, wait: '1s', rounds: 2, perRound: 200 } : { alerts: 200, floors: 100, runs: 50, concurrent: 1000, wait: '3s', rounds: 10, perRound: 1000 };
+  const n = quick ? { alerts: 20, floors: 20, runs: 10, concurrent: 100, wait: '1s', rounds: 2, perRound: 200, window: 50 } : { alerts: 200, floors: 100, runs: 50, concurrent: 1000, wait: '3s', rounds: 10, perRound: 1000, window: 50 };
 
   const latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[] = [];
   if (want('latency')) {
@@ -99,7 +100,7 @@ async function main() {
   if (want('scale')) {
     const env = await benchEnv({ noWorker: true, extraConfig: { timers: timers(n.wait) } });
     try {
-      scale = await benchScale(env, { concurrent: n.concurrent, wait: n.wait, rounds: n.rounds, perRound: n.perRound, log });
+      scale = await benchScale(env, { concurrent: n.concurrent, wait: n.wait, rounds: n.rounds, perRound: n.perRound, window: n.window, log });
     } finally {
       await env.stop();
     }

@@ -4,8 +4,8 @@
  * seconds: all complete correctly (each target's six commands in order on the right hosts, from the
  * bench log), wall time, the worker's peak RSS, peak SSH connections and concurrent commands per host
  * (against ssh.maxConcurrentPerHost), history events per run, SQLite bytes per finished run. Then
- * `rounds` x `perRound` kust-replica runs in a row: whether RSS, the visibility query and the API's
- * latency grow with the runs already done.
+ * `rounds` x `perRound` kust-replica runs in a row, `window` open at a time (each finished run makes room
+ * for the next): whether RSS, the visibility query and the API's latency grow with the runs already done.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -112,7 +112,7 @@ async function workerProcess(env: BenchEnv, bundleFile: string): Promise<{ pid: 
   };
 }
 
-export async function benchScale(env: BenchEnv, opts: { concurrent: number; wait: string; rounds: number; perRound: number; log: (l: string) => void }): Promise<ScaleFigures> {
+export async function benchScale(env: BenchEnv, opts: { concurrent: number; wait: string; rounds: number; perRound: number; window: number; log: (l: string) => void }): Promise<ScaleFigures> {
   const bundleFile = path.join(env.dataDir, 'workflow-bundle.js');
   writeFileSync(bundleFile, (await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, 'dist', 'workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m) => console.error(m) } })).code);
   const worker = await workerProcess(env, bundleFile);
@@ -150,13 +150,16 @@ export async function benchScale(env: BenchEnv, opts: { concurrent: number; wait
 
     const inARow: ScaleFigures['inARow'] = [];
     let done = 0;
+    const rowT0 = nowMs();
     for (let round = 1; round <= opts.rounds; round++) {
       const batch = Array.from({ length: opts.perRound }, (_, i) => benchTarget(round * 100_000 + i, 'r'));
       const r0 = nowMs();
-      await inBatches(batch, 50, async (t) => {
+      // A sliding window of `window` open runs: each slot starts a run and waits for its result, then the next.
+      const outs: { outcome: string }[] = [];
+      await inBatches(batch, opts.window, async (t) => {
         await startRun(env.client, env.config, 'kust-replica', t, 'bench');
+        outs.push((await env.client.workflow.getHandle(`kust-replica/${t.instance}`).result()) as { outcome: string });
       });
-      const outs = await Promise.all(batch.map((t) => env.client.workflow.getHandle(`kust-replica/${t.instance}`).result() as Promise<{ outcome: string }>));
       const bad = outs.filter((o) => o.outcome !== 'repaired').length;
       if (bad) throw new Error(`round ${round}: ${bad} runs did not repair`);
       const runsPerS = batch.length / ((nowMs() - r0) / 1000);
@@ -175,7 +178,8 @@ export async function benchScale(env: BenchEnv, opts: { concurrent: number; wait
         api.push(nowMs() - a0);
       }
       inARow.push({ round, runsDone: done, runsPerS, workerRssMB: vm(worker.pid, 'VmRSS'), visibilityMs, apiMs: stats(api).p50 });
-      opts.log(`in a row: round ${round}, ${done} runs, ${runsPerS.toFixed(0)} runs/s, worker RSS ${inARow[inARow.length - 1].workerRssMB.toFixed(0)} MB`);
+      const left = ((opts.rounds - round) * opts.perRound) / (done / ((nowMs() - rowT0) / 1000));
+      opts.log(`in a row: round ${round}, ${done} runs, ${runsPerS.toFixed(0)} runs/s, worker RSS ${inARow[inARow.length - 1].workerRssMB.toFixed(0)} MB${round < opts.rounds ? `, about ${left.toFixed(0)} s to go` : ''}`);
     }
     return { concurrent, inARow };
   } finally {
