@@ -71,6 +71,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function copyRepo(dir: string): void {
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO_ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
   for (const f of files) {
+    if (f === 'node_modules' || f === '.tools') continue; // links (a worktree's) are not matched by `node_modules/` in .gitignore
     const to = path.join(dir, f);
     mkdirSync(path.dirname(to), { recursive: true });
     try {
