@@ -16,5 +16,7 @@ fi
 
 bash scripts/provision-temporal.sh
 
-# tsc is the build and the type check (strict).
+# tsc is the build and the type check (strict); then the workflow bundle (dist/workflow-bundle.js), so
+# that no worker runs webpack at start.
 npx --no-install tsc -p .
+node dist/scripts/bundle-workflows.js
