@@ -174,7 +174,7 @@ function timeCommand(cwd: string, argv: string[], runs: number): number {
 }
 
 export async function benchStart(opts: { quick: boolean; log: (l: string) => void }): Promise<StartFigures> {
-  const n = opts.quick ? { warm: 3, fresh: 2, cold: 1 } : { warm: 7, fresh: 5, cold: 3 };
+  const n = opts.quick ? { warm: 3, fresh: 2, cold: 1 } : { warm: 7, fresh: 5, cold: 3 }; // warm >= the others
   const loadAverage = os.loadavg()[0];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'medic-bench-start-'));
   const copy = path.join(tmp, 'repo');
@@ -192,16 +192,19 @@ export async function benchStart(opts: { quick: boolean; log: (l: string) => voi
   try {
     mkdirSync(copy);
     copyRepo(copy);
-    for (let i = 0; i < n.cold; i++) {
-      if (i > 0) appendFileSync(path.join(copy, 'workflows', 'definitions.ts'), `// bench: cold start ${i}\n`);
-      newDataDir();
-      await run('cold');
+    // Round robin, so that a change in the machine's load (it is shared) falls on every case alike.
+    for (let i = 0; i < Math.max(n.cold, n.fresh, n.warm); i++) {
+      if (i < n.cold) {
+        if (i > 0) appendFileSync(path.join(copy, 'workflows', 'definitions.ts'), `// bench: cold start ${i}\n`);
+        newDataDir();
+        await run('cold');
+      }
+      if (i < n.fresh) {
+        newDataDir();
+        await run('fresh data dir');
+      }
+      await run('warm');
     }
-    for (let i = 0; i < n.fresh; i++) {
-      newDataDir();
-      await run('fresh data dir');
-    }
-    for (let i = 0; i < n.warm; i++) await run('warm');
     const bootstrapMs = timeCommand(copy, ['bash', 'scripts/bootstrap.sh'], n.warm);
     const provisionMs = timeCommand(copy, ['bash', 'scripts/provision-temporal.sh'], n.warm);
     const cases = (Object.keys(results) as StartCase['case'][]).map((c): StartCase => {
