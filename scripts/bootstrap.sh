@@ -36,7 +36,9 @@ exec 8>dist/.build-lock
 flock 8
 inputs="$(build_inputs_hash)"
 if [[ "$(cat dist/.build-stamp 2>/dev/null)" != "$inputs" || ! -f dist/worker/main.js || ! -f dist/workflow-bundle.js ]]; then
-  if [[ -f dist/.build-stamp ]]; then why="sources changed since the last build"; else why="no build yet"; fi
+  if [[ -f dist/.build-stamp ]]; then why="sources changed since the last build"
+  elif [[ -f dist/worker/main.js ]]; then why="the last build failed or was interrupted"
+  else why="no build yet"; fi
   echo "bootstrap: building ($why): tsc, the workflow bundle" >&2
   rm -f dist/.build-stamp
   npx --no-install tsc -p .
