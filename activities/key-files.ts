@@ -32,18 +32,18 @@ function problemOf(file: string): string | undefined {
 
 /**
  * Throws a KeyFileError naming every host, its key file and what is wrong with it; returns the key files
- * that do not exist (one line each: host and file) when nothing is unsafe.
+ * that do not exist (one line each: the file and the hosts that name it) when nothing is unsafe.
  */
 export function checkKeyFiles(inventory: Pick<Config['inventory'], 'hosts'>): string[] {
   const problems = new Map<string, string | undefined>();
   const lines: string[] = [];
-  const missing: string[] = [];
+  const missing = new Map<string, string[]>();
   for (const [host, { keyFile }] of Object.entries(inventory.hosts)) {
     if (!problems.has(keyFile)) problems.set(keyFile, problemOf(keyFile));
     const problem = problems.get(keyFile);
-    if (problem === MISSING) missing.push(`host ${host}: SSH key file ${keyFile} ${MISSING}`);
+    if (problem === MISSING) missing.set(keyFile, [...(missing.get(keyFile) ?? []), host]);
     else if (problem) lines.push(`  host ${host}: SSH key file ${keyFile} ${problem}`);
   }
   if (lines.length) throw new KeyFileError(`refusing to start: SSH key files not safe to use:\n${lines.join('\n')}`);
-  return missing;
+  return [...missing].map(([file, hosts]) => `${hosts.length > 1 ? 'hosts' : 'host'} ${hosts.join(', ')}: SSH key file ${file} ${MISSING}`);
 }

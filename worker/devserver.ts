@@ -11,7 +11,6 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
 import { DataDirLock, describeExit, ExitStatus, forgetServer, lockDataDir, recordedServer } from './keeper';
 import { isRunning, listenersOf, listensOn, processInfo, signal, waitUntilGone } from './proc';
@@ -32,6 +31,8 @@ export interface DevServerOptions {
   extraArgs?: string[];
   /** One line per fact worth telling (a stale server stopped, a wait); default: console.log with "medic: ". */
   notice?: (line: string) => void;
+  /** Called once the server process is started, while it boots (about a second): the time to load the rest. */
+  booting?: () => void;
 }
 
 export interface ServerExit {
@@ -155,6 +156,8 @@ function logTail(file: string, from: number, max = 10): string {
  */
 async function waitUntilServing(address: string, alive: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  // Loaded here, after the server was started (the client library takes a few hundred ms to load).
+  const { Connection } = await import('@temporalio/client');
   for (;;) {
     if (!alive()) return false;
     try {
@@ -206,6 +209,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     if (uiPort) await assertPortFree(ip, uiPort, 'Temporal Web UI');
     logFrom = fstatSync(log).size;
     pid = await keeper.run();
+    opts.booting?.();
     const serving = await waitUntilServing(`${ip}:${port}`, keeper.running, START_TIMEOUT_MS).catch((err: Error) => {
       throw new DevServerError(`${err.message}; ${logTail(logFile, logFrom)}`);
     });

@@ -11,18 +11,37 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { connectConfig, usesExternalTemporal } from '../client/connection';
-import { enableEagerStart } from '../client/runbooks';
 import { checkKeyFiles } from '../activities/key-files';
 import { configPathFrom, ConfigError, loadConfig } from '../config/load';
 import type { Config } from '../config/schema';
-import { ApiTokens, createApi } from './api';
+import type { ApiTokens } from './http';
 import { REPO_ROOT, temporalBinaries } from './binaries';
 import { DevServer, DevServerError, startDevServer } from './devserver';
 import { DataDirError } from './keeper';
-import { createWorker } from './worker';
+
+/** What `npm start` prints is the service's own lines; the SDK and its core say only warnings and errors (MEDIC_SDK_LOG=INFO etc. for more). */
+const SDK_LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
+/**
+ * The Temporal libraries, the worker, the API and the workflow code (the build-time bundle, checked):
+ * a few hundred ms of loading, done while the embedded server boots (startDevServer's `booting`).
+ */
+async function loadService() {
+  const [{ Client }, { DefaultLogger, NativeConnection, Runtime }, { createApi }, { createWorker }, { workflowCode }, { enableEagerStart }] = await Promise.all([
+    import('@temporalio/client'),
+    import('@temporalio/worker'),
+    import('./api'),
+    import('./worker'),
+    import('./bundle'),
+    import('../client/runbooks'),
+  ]);
+  const asked = (process.env.MEDIC_SDK_LOG ?? 'WARN').toUpperCase();
+  const level = (SDK_LOG_LEVELS as readonly string[]).includes(asked) ? (asked as (typeof SDK_LOG_LEVELS)[number]) : 'WARN';
+  Runtime.install({ logger: new DefaultLogger(level), telemetryOptions: { logging: { forward: {}, filter: level } } });
+  const workflows = workflowCode(undefined, (line) => console.log(`medic: ${line}`));
+  return { Client, NativeConnection, createApi, createWorker, workflows, enableEagerStart };
+}
 
 function chooseConfigFile(): string {
   const explicit = process.argv.includes('--config') || process.env.MEDIC_CONFIG;
@@ -50,11 +69,13 @@ function apiTokens(config: Config): { tokens: ApiTokens; file?: string } {
 async function main(): Promise<void> {
   const config = loadConfig(chooseConfigFile());
   // Before anything starts: an SSH key readable by others refuses the start; a missing one is said.
-  for (const missing of checkKeyFiles(config.inventory)) console.log(`medic: ${missing}; commands to that host fail until it exists`);
+  for (const missing of checkKeyFiles(config.inventory)) console.log(`medic: ${missing}; commands to ${/^hosts /.test(missing) ? 'those hosts' : 'that host'} fail until it exists`);
   mkdirSync(config.service.dataDir, { recursive: true });
 
   let stopping = false;
   let server: DevServer | undefined;
+  let service: ReturnType<typeof loadService> | undefined;
+  const load = () => (service ??= loadService());
   const external = usesExternalTemporal();
   if (!external) {
     server = await startDevServer({
@@ -62,6 +83,8 @@ async function main(): Promise<void> {
       dataDir: config.service.dataDir,
       port: Number(process.env.MEDIC_TEMPORAL_PORT ?? 7233),
       uiPort: Number(process.env.MEDIC_UI_PORT ?? 8233),
+      // Loading the rest overlaps the server's boot; a failure is reported where it is awaited.
+      booting: () => void load().catch(() => undefined),
     });
     void server.exited.then((e) => {
       if (e.expected || stopping) return;
@@ -70,6 +93,7 @@ async function main(): Promise<void> {
       process.exit(1);
     });
   }
+  const { Client, NativeConnection, createApi, createWorker, workflows, enableEagerStart } = await load();
   const { connectionOptions, namespace: envNamespace } = connectConfig(process.env, server?.address);
   const namespace = envNamespace ?? config.service.namespace;
   const nativeConnection = await NativeConnection.connect(connectionOptions);
@@ -79,7 +103,7 @@ async function main(): Promise<void> {
   const client = new Client({ connection: nativeConnection, namespace });
   enableEagerStart(client);
 
-  const worker = await createWorker(nativeConnection, config, { namespace, client });
+  const worker = await createWorker(nativeConnection, config, { namespace, client, workflows });
   const workerDone = worker.run();
 
   const { tokens, file } = apiTokens(config);

@@ -14,6 +14,7 @@ import { benchLatency, LatencyFigures } from './latency';
 import { benchOverhead, RunbookOverhead } from './overhead';
 import { benchScale, ScaleFigures } from './scale';
 import { benchIntake, IntakeFigures } from './intake';
+import { benchStart, StartFigures } from './start';
 import { ansibleRun, PeerRun, replicaSequences, shellRun } from './peers';
 import { labUp } from '../../lab/lab';
 import { resetBench } from '../../lab/bench-tools';
@@ -106,7 +107,10 @@ async function main() {
     }
   }
 
-  const report = render({ quick, latency, peers, intake, scale, seconds: (Date.now() - t0) / 1000 });
+  let start: StartFigures | undefined;
+  if (want('start')) start = await benchStart({ quick, log });
+
+  const report = render({ quick, latency, peers, intake, scale, start, seconds: (Date.now() - t0) / 1000 });
   console.log(report);
   if (!only) writeFileSync(path.join(REPO_ROOT, quick ? '.data/BENCHMARKS.quick.md' : 'BENCHMARKS.md'), report);
 }
@@ -124,7 +128,7 @@ function machine(): string {
   return `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}; commit ${commit}; ${new Date().toISOString()}`;
 }
 
-function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; peers: PeerFigure[]; intake?: IntakeFigures; scale?: ScaleFigures; seconds: number }): string {
+function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; peers: PeerFigure[]; intake?: IntakeFigures; scale?: ScaleFigures; start?: StartFigures; seconds: number }): string {
   const out: string[] = [`# Benchmarks${r.quick ? ' (quick)' : ''}`, '', `Machine: ${machine()}. Whole run: ${r.seconds.toFixed(0)} s.`, ''];
   if (r.latency.length) {
     out.push('## Alert to first command (ms)', '', '| variant | one at a time p50 | p99 | 20 at once p50 | p99 | bare workflow floor p50 | ssh reused p50 | ssh fresh p50 | p50 / bare | p50 / (bare + ssh reused) |', '|---|---|---|---|---|---|---|---|---|---|');
@@ -157,6 +161,13 @@ function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigur
     out.push('', '| round | runs done | runs/s | worker RSS MB | visibility list ms | API GET run p50 ms |', '|---|---|---|---|---|---|');
     for (const x of r.scale.inARow) out.push(`| ${x.round} | ${x.runsDone} | ${x.runsPerS.toFixed(0)} | ${f1(x.workerRssMB)} | ${f1(x.visibilityMs)} | ${f1(x.apiMs)} |`);
     out.push('');
+  }
+  if (r.start) {
+    const s = r.start;
+    const sec = (ms: number) => (ms / 1000).toFixed(2);
+    out.push('## Start (`npm start` until GET /healthz answers, s)', '', `Load average (1 min) when the section began: ${s.loadAverage.toFixed(1)}.`, '', '| case | includes | starts | median | min | max | lines printed |', '|---|---|---|---|---|---|---|');
+    for (const c of s.cases) out.push(`| ${c.case} | ${c.includes} | ${c.runs} | ${sec(c.medianMs)} | ${sec(c.minMs)} | ${sec(c.maxMs)} | ${c.lines} |`);
+    out.push('', `Target warm under ${sec(s.targetWarmMs)} s: ${s.warmMet ? 'met' : 'missed'}. scripts/bootstrap.sh alone with nothing changed: ${s.bootstrapMs.toFixed(0)} ms; scripts/provision-temporal.sh alone (cached): ${s.provisionMs.toFixed(0)} ms. Lines printed leave out npm's 2-line banner. A warm start prints:`, '', '```', ...s.warmOutput, '```', '');
   }
   return out.join('\n');
 }

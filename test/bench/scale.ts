@@ -1,6 +1,6 @@
 /**
  * Item 4: scale. `concurrent` tarantool-replica runs for distinct targets at once on one worker process
- * (node dist/worker/main.js against the bench's dev server, the workflow bundle prebuilt), waits of a few
+ * (node dist/worker/main.js against the bench's dev server, with the build-time workflow bundle), waits of a few
  * seconds: all complete correctly (each target's six commands in order on the right hosts, from the
  * bench log), wall time, the worker's peak RSS, peak SSH connections and concurrent commands per host
  * (against ssh.maxConcurrentPerHost), history events per run, SQLite bytes per finished run. Then
@@ -14,6 +14,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startRun } from '../../client/runbooks';
 import type { BenchToolCall } from '../../lab/bench-tools';
 import { REPO_ROOT } from '../../worker/binaries';
+import { prebuiltBundle } from '../../worker/bundle';
 import { BENCH_HOSTS, benchTarget, BenchEnv, nowMs, stats } from './harness';
 
 export interface ScaleFigures {
@@ -89,9 +90,9 @@ async function inBatches<T>(items: T[], width: number, fn: (t: T) => Promise<unk
 }
 
 /** The worker alone in its own process (RSS is its own), on the bench's dev server and lab config. */
-async function workerProcess(env: BenchEnv, bundleFile: string): Promise<{ pid: number; stop: () => Promise<void> }> {
+async function workerProcess(env: BenchEnv, bundleFile: string | undefined): Promise<{ pid: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'worker', 'main.js'), '--config', env.lab.configPath], {
-    env: { ...process.env, TEMPORAL_ADDRESS: env.server.address, TEMPORAL_NAMESPACE: env.config.service.namespace, MEDIC_WORKFLOW_BUNDLE: bundleFile },
+    env: { ...process.env, TEMPORAL_ADDRESS: env.server.address, TEMPORAL_NAMESPACE: env.config.service.namespace, ...(bundleFile ? { MEDIC_WORKFLOW_BUNDLE: bundleFile } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -113,8 +114,12 @@ async function workerProcess(env: BenchEnv, bundleFile: string): Promise<{ pid: 
 }
 
 export async function benchScale(env: BenchEnv, opts: { concurrent: number; wait: string; rounds: number; perRound: number; window: number; log: (l: string) => void }): Promise<ScaleFigures> {
-  const bundleFile = path.join(env.dataDir, 'workflow-bundle.js');
-  writeFileSync(bundleFile, (await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, 'dist', 'workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m) => console.error(m) } })).code);
+  // The build-time bundle when it is current (the worker loads it itself), else one made here.
+  let bundleFile: string | undefined;
+  if (!('code' in prebuiltBundle())) {
+    bundleFile = path.join(env.dataDir, 'workflow-bundle.js');
+    writeFileSync(bundleFile, (await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, 'dist', 'workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m) => console.error(m) } })).code);
+  }
   const worker = await workerProcess(env, bundleFile);
   try {
     const targets = Array.from({ length: opts.concurrent }, (_, i) => benchTarget(i + 1, 's'));

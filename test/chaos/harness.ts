@@ -22,6 +22,7 @@ import type { Config } from '../../config/schema';
 import { labUp, LabHandle, REPO_ROOT } from '../../lab/lab';
 import type { CommandFault, CommandLogEntry, LabState } from '../../lab/types';
 import { temporalBinaries } from '../../worker/binaries';
+import { prebuiltBundle } from '../../worker/bundle';
 import { DevServer, startDevServer } from '../../worker/devserver';
 import { isRunning, listProcesses } from '../../worker/proc';
 import { RunbookName, RunResult, RunStatusKey, StepRecord } from '../../workflows/definitions';
@@ -109,16 +110,21 @@ export function digest(s: LabState): unknown {
   };
 }
 
-let bundleFile: Promise<string> | undefined;
-/** One workflow bundle for every service process of this test process (MEDIC_WORKFLOW_BUNDLE). */
-export function prebuiltBundle(): Promise<string> {
-  bundleFile ??= (async () => {
+let bundleEnv: Promise<Record<string, string>> | undefined;
+/**
+ * The workflow code of every service process of this test process: the build-time bundle
+ * (dist/workflow-bundle.js), which each service checks and loads itself as `npm start` does, when it is
+ * current; else one bundle made here for all of them, named by MEDIC_WORKFLOW_BUNDLE (no restart bundles).
+ */
+export function workflowBundleEnv(): Promise<Record<string, string>> {
+  bundleEnv ??= (async (): Promise<Record<string, string>> => {
+    if ('code' in prebuiltBundle()) return {};
     const { code } = await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, 'dist', 'workflows'), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => console.error(m) } });
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'medic-bundle-')), 'workflows.js');
     writeFileSync(file, code);
-    return file;
+    return { MEDIC_WORKFLOW_BUNDLE: file };
   })();
-  return bundleFile;
+  return bundleEnv;
 }
 
 export interface ServiceProcess {
@@ -177,16 +183,16 @@ export class Lane {
     const base = { timers: { flapGuard: '0s', escalationReminder: '1h', approvalReminder: '1h' }, ssh: { heartbeatTimeout: '2s', connectTimeoutSeconds: 5 }, service: { stickyTimeout: '1s', workflowTaskTimeout: '3s' } };
     this.lab = await labUp({ scenario: this.script.scenario, extraConfig: merge(base, this.script.config) });
     this.config = loadConfig(this.lab.configPath);
-    const bundle = await prebuiltBundle();
+    const bundle = await workflowBundleEnv();
     const port = await freePort();
     this.temporalAddress = `127.0.0.1:${port}`;
     this.logFile = path.join(this.lab.dir, `service-${this.kind}.log`);
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_')) as [string, string][]);
     if (this.kind === 'worker') {
       this.server = await startDevServer({ cli: temporalBinaries().cli, dataDir: mkdtempSync(path.join(os.tmpdir(), 'medic-chaos-temporal-')), port, uiPort: 0 });
-      this.env = { ...clean, TEMPORAL_ADDRESS: this.temporalAddress, MEDIC_WORKFLOW_BUNDLE: bundle };
+      this.env = { ...clean, TEMPORAL_ADDRESS: this.temporalAddress, ...bundle };
     } else {
-      this.env = { ...clean, MEDIC_TEMPORAL_PORT: String(port), MEDIC_UI_PORT: '0', MEDIC_WORKFLOW_BUNDLE: bundle };
+      this.env = { ...clean, MEDIC_TEMPORAL_PORT: String(port), MEDIC_UI_PORT: '0', ...bundle };
     }
     await this.start();
     this.connection = await Connection.connect({ address: this.temporalAddress });

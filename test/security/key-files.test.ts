@@ -68,6 +68,8 @@ test('the check: 0600 and 0400 pass; group/other bits and a directory are refuse
   );
   // A key that is not there (yet) is no risk: reported, not refused (the example configuration names keys a new machine lacks).
   assert.deepEqual(checkKeyFiles(configWith({ 'vkt-control-01': good, 'ctlr-a': missing }).inventory), [`host ctlr-a: SSH key file ${missing} does not exist`]);
+  // One line per missing file, naming every host that uses it (the example configuration: three hosts, one key).
+  assert.deepEqual(checkKeyFiles(configWith({ 'vkt-control-01': missing, 'ctlr-a': missing, 'ctlr-b': good }).inventory), [`hosts vkt-control-01, ctlr-a: SSH key file ${missing} does not exist`]);
 });
 
 test('createWorker rejects a 0644 key before any worker exists; with 0600 it creates a worker that runs', async () => {
