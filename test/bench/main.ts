@@ -14,6 +14,7 @@ import { benchLatency, LatencyFigures } from './latency';
 import { benchOverhead, RunbookOverhead } from './overhead';
 import { benchScale, ScaleFigures } from './scale';
 import { benchIntake, IntakeFigures } from './intake';
+import { benchTimeSkipping, renderTimeSkipping, TimeSkipFigures } from './timeskip';
 import { ansibleRun, PeerRun, replicaSequences, shellRun } from './peers';
 import { labUp } from '../../lab/lab';
 import { resetBench } from '../../lab/bench-tools';
@@ -105,7 +106,10 @@ async function main() {
     }
   }
 
-  const report = render({ quick, latency, peers, intake, scale, seconds: (Date.now() - t0) / 1000 });
+  let timeskip: TimeSkipFigures | undefined;
+  if (want('timeskip')) timeskip = await benchTimeSkipping({ log });
+
+  const report = render({ quick, latency, peers, intake, scale, timeskip, seconds: (Date.now() - t0) / 1000 });
   console.log(report);
   if (!only) writeFileSync(path.join(REPO_ROOT, quick ? '.data/BENCHMARKS.quick.md' : 'BENCHMARKS.md'), report);
 }
@@ -123,7 +127,7 @@ function machine(): string {
   return `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}; commit ${commit}; ${new Date().toISOString()}`;
 }
 
-function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; peers: PeerFigure[]; intake?: IntakeFigures; scale?: ScaleFigures; seconds: number }): string {
+function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; peers: PeerFigure[]; intake?: IntakeFigures; scale?: ScaleFigures; timeskip?: TimeSkipFigures; seconds: number }): string {
   const out: string[] = [`# Benchmarks${r.quick ? ' (quick)' : ''}`, '', `Machine: ${machine()}. Whole run: ${r.seconds.toFixed(0)} s.`, ''];
   if (r.latency.length) {
     out.push('## Alert to first command (ms)', '', '| variant | one at a time p50 | p99 | 20 at once p50 | p99 | bare workflow floor p50 | ssh reused p50 | ssh fresh p50 | p50 / bare | p50 / (bare + ssh reused) |', '|---|---|---|---|---|---|---|---|---|---|');
@@ -157,6 +161,7 @@ function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigur
     for (const x of r.scale.inARow) out.push(`| ${x.round} | ${x.runsDone} | ${x.runsPerS.toFixed(0)} | ${f1(x.workerRssMB)} | ${f1(x.visibilityMs)} | ${f1(x.apiMs)} |`);
     out.push('');
   }
+  if (r.timeskip) out.push(...renderTimeSkipping(r.timeskip));
   return out.join('\n');
 }
 

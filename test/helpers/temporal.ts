@@ -1,9 +1,11 @@
 /** Temporal for tests: the provisioned time-skipping test server, with the project's search attributes. */
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { after, before } from 'node:test';
 import type { ConnectionPlugin, WorkflowHandle } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { temporalBinaries } from '../../worker/binaries';
 import { recordHistory } from './histories';
@@ -36,7 +38,67 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
     plugins: [noKeepalive],
   });
   await registerSearchAttributes(env, env.namespace ?? 'default');
+  await recordSimulatedTime(env);
   return env;
+}
+
+/** One line of MEDIC_SIM_TIME_FILE: the simulated time one test server covered, and its wall time. */
+export interface SimulatedTimeRecord {
+  /** The test file (dist/test/.../x.test.js, as node --test runs it). */
+  file: string;
+  /**
+   * The simulated time the runs covered (ms): the union of the spans from each run's first to its last history
+   * event (runs at once count once), over the runs that noteRunSpans saw.
+   */
+  simulatedMs: number;
+  runs: number;
+  /**
+   * How far the server's clock moved from its start to its teardown (ms). Not a measure: whenever nothing is due
+   * and nothing holds the clock, it jumps to the next timer, and a terminated run leaves its 10-year run timeout
+   * timer behind, so this moves by decades.
+   */
+  clockMs: number;
+  /** Wall time from the start of this server to its teardown (ms). */
+  wallMs: number;
+  /** Wall time from the start of the test process to this teardown (ms). */
+  processMs: number;
+}
+
+const spans = new WeakMap<TestWorkflowEnvironment, [number, number][]>();
+
+/**
+ * With MEDIC_SIM_TIME_FILE set (the timeskip benchmark, test/bench/timeskip.ts, sets it), every test server
+ * appends one SimulatedTimeRecord (a JSON line) to that file at its teardown.
+ */
+async function recordSimulatedTime(env: TestWorkflowEnvironment): Promise<void> {
+  const out = process.env.MEDIC_SIM_TIME_FILE;
+  if (!out) return;
+  const [clock0, wall0] = [await env.currentTimeMs(), Date.now()];
+  spans.set(env, []);
+  const teardown = env.teardown.bind(env);
+  env.teardown = async () => {
+    const clockMs = (await env.currentTimeMs()) - clock0;
+    const runs = spans.get(env) ?? [];
+    let simulatedMs = 0;
+    let end = -Infinity;
+    for (const [a, b] of [...runs].sort((x, y) => x[0] - y[0])) {
+      simulatedMs += Math.max(0, b - Math.max(a, end));
+      end = Math.max(end, b);
+    }
+    const rec: SimulatedTimeRecord = { file: path.relative(process.cwd(), process.argv[1] ?? '?'), simulatedMs, runs: runs.length, clockMs, wallMs: Date.now() - wall0, processMs: Math.round(process.uptime() * 1000) };
+    appendFileSync(out, `${JSON.stringify(rec)}\n`);
+    await teardown();
+  };
+}
+
+/** For MEDIC_SIM_TIME_FILE: the simulated span of each of these runs (first to last history event), once they have ended. */
+export async function noteRunSpans(env: TestWorkflowEnvironment, handles: WorkflowHandle[]): Promise<void> {
+  const list = spans.get(env);
+  if (!list) return;
+  for (const h of handles) {
+    const events = (await h.fetchHistory()).events ?? [];
+    if (events.length) list.push([tsToMs(events[0].eventTime), tsToMs(events[events.length - 1].eventTime)]);
+  }
 }
 
 export async function registerSearchAttributes(env: TestWorkflowEnvironment, namespace: string): Promise<void> {
@@ -96,6 +158,7 @@ export async function withWorkflow(
     } finally {
       await recordHistory(handle);
       await handle.terminate('test finished').catch(() => undefined);
+      await noteRunSpans(env, [handle]);
     }
   });
 }

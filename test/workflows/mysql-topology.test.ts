@@ -14,7 +14,7 @@ import { decideUpdate, RunResult, RunState, seenAgainSignal, stateQuery } from '
 import { FakeHosts, Reply } from '../helpers/fake-hosts';
 import { recordHistory } from '../helpers/histories';
 import { testSettings } from '../helpers/settings';
-import { advance, advanceUntil, eventually, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { advance, advanceUntil, eventually, noteRunSpans, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
 
 const CONTROL = 'vkt-control-01';
 const ORCH = '/usr/local/bin/orch_topo.sh';
@@ -160,6 +160,9 @@ async function withFleet(hosts: FakeHosts, body: (f: Fleet) => Promise<void>, op
       for (const ns of CLUSTERS) if (await hasChild(ns)) await recordHistory(env.client.workflow.getHandle(childId(ns)));
       await handle.terminate('test finished').catch(() => undefined);
       for (const ns of CLUSTERS) if (await hasChild(ns)) await env.client.workflow.getHandle(childId(ns)).terminate('test finished').catch(() => undefined);
+      const children: Handle[] = [];
+      for (const ns of CLUSTERS) if (await hasChild(ns)) children.push(env.client.workflow.getHandle(childId(ns)));
+      await noteRunSpans(env, [handle, ...children]);
     }
   });
 }
