@@ -141,8 +141,8 @@ export type RunHandle = WorkflowHandle;
 let runSeq = 0;
 /**
  * Runs one workflow on a task queue of its own with the given activities while `body` drives it
- * (start, then query / update / await). A run the body leaves open is terminated, so that a failed
- * assertion never leaves a run holding the shared clock.
+ * (start, then query / update / await). A run the body leaves open is terminated (endRuns), so that a
+ * failed assertion never leaves a run holding the shared clock.
  */
 export async function withWorkflow(
   env: TestWorkflowEnvironment,
@@ -157,10 +157,132 @@ export async function withWorkflow(
       await body(handle);
     } finally {
       await recordHistory(handle);
-      await handle.terminate('test finished').catch(() => undefined);
-      await noteRunSpans(env, [handle]);
+      await endRuns(env, [handle]);
     }
   });
+}
+
+const E = temporal.api.enums.v1.EventType;
+const CLOSED = new Set([E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW]);
+
+interface RunNode {
+  handle: WorkflowHandle;
+  open: boolean;
+  closedBy?: temporal.api.enums.v1.EventType;
+  /** What the run has in flight (each holds the test server's clock until it is done). */
+  busy: string[];
+}
+
+/**
+ * The run and its children (depth first, parents before their children), each with what it has in flight:
+ * a workflow task, activities, child starts, and closed children whose close the parent has not taken in yet.
+ */
+async function runTree(client: TestWorkflowEnvironment['client'], handle: WorkflowHandle, out: RunNode[] = []): Promise<RunNode[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const last = events.at(-1)?.eventType ?? E.EVENT_TYPE_UNSPECIFIED;
+  const node: RunNode = { handle, open: !CLOSED.has(last), closedBy: CLOSED.has(last) ? last : undefined, busy: [] };
+  out.push(node);
+  let task: number | undefined;
+  const pending = new Map<number, string>();
+  const children = new Map<number, { workflowId: string; runId: string }>();
+  for (const e of events) {
+    const id = Number(e.eventId);
+    switch (e.eventType) {
+      case E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+        task = id;
+        break;
+      case E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+      case E.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+      case E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+        task = undefined;
+        break;
+      case E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        pending.set(id, `activity ${e.activityTaskScheduledEventAttributes?.activityType?.name ?? '?'}`);
+        break;
+      case E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+        pending.delete(Number(e.activityTaskCompletedEventAttributes?.scheduledEventId));
+        break;
+      case E.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+        pending.delete(Number(e.activityTaskFailedEventAttributes?.scheduledEventId));
+        break;
+      case E.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+        pending.delete(Number(e.activityTaskTimedOutEventAttributes?.scheduledEventId));
+        break;
+      case E.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+        pending.delete(Number(e.activityTaskCanceledEventAttributes?.scheduledEventId));
+        break;
+      case E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+        pending.set(id, `start of child ${e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? '?'}`);
+        break;
+      case E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED:
+        pending.delete(Number(e.startChildWorkflowExecutionFailedEventAttributes?.initiatedEventId));
+        break;
+      case E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED: {
+        const a = e.childWorkflowExecutionStartedEventAttributes;
+        pending.delete(Number(a?.initiatedEventId));
+        children.set(Number(a?.initiatedEventId), { workflowId: a?.workflowExecution?.workflowId ?? '', runId: a?.workflowExecution?.runId ?? '' });
+        break;
+      }
+      case E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
+      case E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
+      case E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED:
+      case E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
+      case E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED: {
+        const a =
+          e.childWorkflowExecutionCompletedEventAttributes ??
+          e.childWorkflowExecutionFailedEventAttributes ??
+          e.childWorkflowExecutionCanceledEventAttributes ??
+          e.childWorkflowExecutionTimedOutEventAttributes ??
+          e.childWorkflowExecutionTerminatedEventAttributes;
+        children.delete(Number(a?.initiatedEventId));
+        break;
+      }
+    }
+  }
+  if (node.open && task !== undefined) node.busy.push('a workflow task');
+  if (node.open) node.busy.push(...pending.values());
+  for (const c of children.values()) {
+    const at = out.length;
+    await runTree(client, client.workflow.getHandle(c.workflowId, c.runId), out);
+    // A child that closed by itself holds the clock until its parent has taken the close in (for ever when the
+    // parent has closed meanwhile). A terminated child does not tell its parent.
+    const child = out[at];
+    if (node.open && !child.open && child.closedBy !== E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED) node.busy.push(`the close of child ${c.workflowId}`);
+  }
+  return out;
+}
+/**
+ * Waits (real time, at most `timeoutMs`) until none of these runs and their children has anything in flight,
+ * and returns the runs (parents before their children). See endRuns for why.
+ */
+export async function whenIdle(env: TestWorkflowEnvironment, roots: WorkflowHandle[], timeoutMs = 10_000): Promise<RunNode[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const tree: RunNode[] = [];
+    for (const r of roots) await runTree(env.client, r, tree);
+    const busy = tree.filter((n) => n.busy.length > 0);
+    if (busy.length === 0) return tree;
+    if (Date.now() > deadline) {
+      console.warn(`test helpers: runs still busy after ${timeoutMs} ms (terminating one now may stop the test server's clock from skipping): ${busy.map((n) => `${n.handle.workflowId}: ${n.busy.join(', ')}`).join('; ')}`);
+      return tree;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * Ends what a test leaves open: once nothing is in flight (whenIdle), every open run of these runs' trees is
+ * terminated, children before their parents. Why wait: the test server takes a lock on its clock for each
+ * workflow task, activity and child start, and for a child's close until the parent takes it in, and releases
+ * it in the run's next update, which a closed run refuses. Terminating a run while, say, the notify activity of
+ * its escalation is still running (the state query says "escalated" as soon as that activity is scheduled) thus
+ * leaks a lock for good: every later test on that server then runs on the real clock, and a 65-minute wait never
+ * passes. A terminated child does not tell its parent anything, so children go first.
+ */
+export async function endRuns(env: TestWorkflowEnvironment, roots: WorkflowHandle[]): Promise<void> {
+  const tree = await whenIdle(env, roots);
+  for (const n of [...tree].reverse()) if (n.open) await n.handle.terminate('test finished').catch(() => undefined);
+  await noteRunSpans(env, tree.map((n) => n.handle));
 }
 
 /**
