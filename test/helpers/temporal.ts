@@ -5,6 +5,7 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { after, before } from 'node:test';
 import type { ConnectionPlugin, WorkflowHandle } from '@temporalio/client';
+import type { Activities, RunActivities } from '../../activities';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { temporalBinaries } from '../../worker/binaries';
@@ -38,9 +39,19 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
     plugins: [noKeepalive],
   });
   await registerSearchAttributes(env, env.namespace ?? 'default');
+  const teardown = env.teardown.bind(env);
+  const beforeTeardown: (() => Promise<void>)[] = [];
+  hooks.set(env, beforeTeardown);
+  env.teardown = async () => {
+    for (const h of beforeTeardown) await h();
+    await teardown();
+  };
   await recordSimulatedTime(env);
   return env;
 }
+
+/** What runs at an environment's teardown before the server goes (the file's worker, the simulated time record). */
+const hooks = new WeakMap<TestWorkflowEnvironment, (() => Promise<void>)[]>();
 
 /** One line of MEDIC_SIM_TIME_FILE: the simulated time one test server covered, and its wall time. */
 export interface SimulatedTimeRecord {
@@ -75,8 +86,7 @@ async function recordSimulatedTime(env: TestWorkflowEnvironment): Promise<void> 
   if (!out) return;
   const [clock0, wall0] = [await env.currentTimeMs(), Date.now()];
   spans.set(env, []);
-  const teardown = env.teardown.bind(env);
-  env.teardown = async () => {
+  hooks.get(env)?.push(async () => {
     const clockMs = (await env.currentTimeMs()) - clock0;
     const runs = spans.get(env) ?? [];
     let simulatedMs = 0;
@@ -87,8 +97,7 @@ async function recordSimulatedTime(env: TestWorkflowEnvironment): Promise<void> 
     }
     const rec: SimulatedTimeRecord = { file: path.relative(process.cwd(), process.argv[1] ?? '?'), simulatedMs, runs: runs.length, clockMs, wallMs: Date.now() - wall0, processMs: Math.round(process.uptime() * 1000) };
     appendFileSync(out, `${JSON.stringify(rec)}\n`);
-    await teardown();
-  };
+  });
 }
 
 /** For MEDIC_SIM_TIME_FILE: the simulated span of each of these runs (first to last history event), once they have ended. */
@@ -138,21 +147,86 @@ export async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boole
 
 export type RunHandle = WorkflowHandle;
 
+/** Every activity name of the product's workers: the file's worker registers them all (exhaustive by type). */
+const ACTIVITY_NAMES: Record<keyof (Activities & RunActivities), true> = { runCommand: true, notify: true, openReplicationRuns: true, runOutcome: true };
+
+interface FileWorker {
+  taskQueue: string;
+  /** The activities of the test being run (withActivities). */
+  current?: Record<string, unknown>;
+  /** worker.run(): rejects when the worker fails. */
+  running: Promise<void>;
+}
+
+const fileWorkers = new WeakMap<TestWorkflowEnvironment, Promise<FileWorker>>();
+let queueSeq = 0;
+
+/**
+ * One worker per test server, started on first use and shut down at the server's teardown. A worker of its own
+ * per test cost 0.2 to 0.5 s each (a worker thread that loads the workflow bundle), about half of a typical test.
+ * Its activities are those of the test being run (withActivities): tests on one server run one after another,
+ * each ends its runs (endRuns), and the test server never hands out an activity task of a run that has ended.
+ */
+function fileWorker(env: TestWorkflowEnvironment): Promise<FileWorker> {
+  let fw = fileWorkers.get(env);
+  if (!fw) {
+    fw = (async () => {
+      const taskQueue = `tests-${process.pid}-${++queueSeq}`;
+      const self: FileWorker = { taskQueue, running: Promise.resolve() };
+      const call = (name: string) =>
+        async (...args: unknown[]) => {
+          const impl = self.current?.[name];
+          if (typeof impl !== 'function') throw new Error(`activity ${name} is not among this test's activities`);
+          return (impl as (...a: unknown[]) => unknown)(...args);
+        };
+      const activities = Object.fromEntries(Object.keys(ACTIVITY_NAMES).map((n) => [n, call(n)]));
+      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
+      self.running = worker.run();
+      self.running.catch(() => undefined);
+      hooks.get(env)?.unshift(async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await self.running.catch(() => undefined);
+      });
+      return self;
+    })();
+    fileWorkers.set(env, fw);
+  }
+  return fw;
+}
+
+/**
+ * Runs `body` with these activities on the file's worker (its task queue is the argument). The body rejects
+ * when the worker fails; the worker stays up for the next test when the body fails.
+ */
+export async function withActivities<T>(env: TestWorkflowEnvironment, activities: object, body: (taskQueue: string) => Promise<T>): Promise<T> {
+  const fw = await fileWorker(env);
+  if (fw.current) throw new Error('withActivities: another test is using the file\'s worker (tests on one server run one at a time)');
+  fw.current = activities as Record<string, unknown>;
+  try {
+    return await Promise.race([
+      body(fw.taskQueue),
+      fw.running.then(() => {
+        throw new Error("the file's worker stopped");
+      }),
+    ]);
+  } finally {
+    fw.current = undefined;
+  }
+}
+
 let runSeq = 0;
 /**
- * Runs one workflow on a task queue of its own with the given activities while `body` drives it
- * (start, then query / update / await). A run the body leaves open is terminated (endRuns), so that a
- * failed assertion never leaves a run holding the shared clock.
+ * Runs one workflow on the file's worker with the given activities while `body` drives it (start, then
+ * query / update / await). A run the body leaves open is terminated (endRuns), so that a failed assertion
+ * never leaves a run holding the shared clock.
  */
 export async function withWorkflow(
   env: TestWorkflowEnvironment,
-  opts: { workflowType: string; workflowId: string; input: unknown; activities: object; bundle?: { code: string } },
+  opts: { workflowType: string; workflowId: string; input: unknown; activities: object },
   body: (h: RunHandle) => Promise<void>,
 ): Promise<void> {
-  const taskQueue = `test-${++runSeq}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: opts.bundle ?? (await workflowBundle()), activities: opts.activities });
-  await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(opts.workflowType, { taskQueue, workflowId: `${opts.workflowId}-${runSeq}`, args: [opts.input] });
+  await withActivities(env, opts.activities, async (taskQueue) => {
+    const handle = await env.client.workflow.start(opts.workflowType, { taskQueue, workflowId: `${opts.workflowId}-${++runSeq}`, args: [opts.input] });
     try {
       await body(handle);
     } finally {

@@ -8,13 +8,12 @@ import { after, before, test } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { decideUpdate, RunResult, RunState, seenAgainSignal, stateQuery } from '../../workflows/definitions';
 import { FakeHosts, Reply } from '../helpers/fake-hosts';
 import { recordHistory } from '../helpers/histories';
 import { testSettings } from '../helpers/settings';
-import { advance, advanceUntil, endRuns, eventually, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { advance, advanceUntil, endRuns, eventually, timeSkippingEnv, withActivities } from '../helpers/temporal';
 
 const CONTROL = 'vkt-control-01';
 const ORCH = '/usr/local/bin/orch_topo.sh';
@@ -135,7 +134,7 @@ interface Fleet {
 
 let seq = 0;
 async function withFleet(hosts: FakeHosts, body: (f: Fleet) => Promise<void>, opts: FakeOptions = {}) {
-  const taskQueue = `mysql-${++seq}`;
+  ++seq;
   const runCalls: RunCall[] = [];
   const before = new Map<string, string | undefined>();
   for (const ns of CLUSTERS) before.set(ns, await runIdOf(childId(ns)));
@@ -147,8 +146,7 @@ async function withFleet(hosts: FakeHosts, body: (f: Fleet) => Promise<void>, op
     await eventually(() => hasChild(ns), Boolean);
     return env.client.workflow.getHandle(childId(ns), await runIdOf(childId(ns)));
   };
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: activities(hosts, runCalls, opts) });
-  await worker.runUntil(async () => {
+  await withActivities(env, activities(hosts, runCalls, opts), async (taskQueue) => {
     const handle = await env.client.workflow.start('mysqlTopology', { taskQueue, workflowId: `mysql-topology/fleet-${seq}`, args: [{ settings: testSettings('mysql-topology') }] });
     try {
       await body({ handle, runCalls, child, hasChild });
@@ -509,11 +507,14 @@ test('output not understood: a line of no cluster escalates the fleet run; a gar
 
 test('a cluster run for a namespace that fails its allow-list pattern fails before any command', async () => {
   const hosts = new FakeHosts(env);
-  const taskQueue = `mysql-${++seq}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: hosts.activities() });
-  await worker.runUntil(async () => {
+  ++seq;
+  await withActivities(env, hosts.activities(), async (taskQueue) => {
     const h = await env.client.workflow.start('mysqlTopologyCluster', { taskQueue, workflowId: `mysql-topology/bad-${seq}`, args: [{ namespace: 'files;reboot', settings: testSettings('mysql-topology') }] });
-    await assert.rejects(h.result(), (err: Error) => err instanceof WorkflowFailedError && /namespace .* rejected: contains shell metacharacter ;/.test(String(err.cause?.message)));
+    try {
+      await assert.rejects(h.result(), (err: Error) => err instanceof WorkflowFailedError && /namespace .* rejected: contains shell metacharacter ;/.test(String(err.cause?.message)));
+    } finally {
+      await endRuns(env, [h]);
+    }
   });
   assert.equal(hosts.calls.length, 0);
 });
