@@ -289,7 +289,7 @@ interface RunNode {
 }
 
 /**
- * The run and its children (depth first, parents before their children), each with what it has in flight:
+ * The run and every child it started (depth first, parents before their children), each with what it has in flight:
  * a workflow task, activities, child starts, and closed children whose close the parent has not taken in yet.
  */
 async function runTree(client: TestWorkflowEnvironment['client'], handle: WorkflowHandle, out: RunNode[] = []): Promise<RunNode[]> {
@@ -299,7 +299,7 @@ async function runTree(client: TestWorkflowEnvironment['client'], handle: Workfl
   out.push(node);
   let task: number | undefined;
   const pending = new Map<number, string>();
-  const children = new Map<number, { workflowId: string; runId: string }>();
+  const children = new Map<number, { workflowId: string; runId: string; closeTakenIn?: boolean }>();
   for (const e of events) {
     const id = Number(e.eventId);
     switch (e.eventType) {
@@ -349,7 +349,8 @@ async function runTree(client: TestWorkflowEnvironment['client'], handle: Workfl
           e.childWorkflowExecutionCanceledEventAttributes ??
           e.childWorkflowExecutionTimedOutEventAttributes ??
           e.childWorkflowExecutionTerminatedEventAttributes;
-        children.delete(Number(a?.initiatedEventId));
+        const c = children.get(Number(a?.initiatedEventId));
+        if (c) c.closeTakenIn = true;
         break;
       }
     }
@@ -362,7 +363,7 @@ async function runTree(client: TestWorkflowEnvironment['client'], handle: Workfl
     // A child that closed by itself holds the clock until its parent has taken the close in (for ever when the
     // parent has closed meanwhile). A terminated child does not tell its parent.
     const child = out[at];
-    if (node.open && !child.open && child.closedBy !== E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED) node.busy.push(`the close of child ${c.workflowId}`);
+    if (node.open && !c.closeTakenIn && !child.open && child.closedBy !== E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED) node.busy.push(`the close of child ${c.workflowId}`);
   }
   return out;
 }
