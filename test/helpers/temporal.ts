@@ -175,14 +175,17 @@ const quietLogger = {
   error: (m: string) => console.error(m),
 };
 
-/** Polls until the predicate holds (real time; for waiting on a run to reach a state). */
+/**
+ * Polls until the predicate holds (real time; for waiting on a run to reach a state). The pause between polls
+ * starts at 5 ms and doubles up to 50 ms: most conditions hold a few ms after the first look.
+ */
 export async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  for (let pause = 5; ; pause = Math.min(pause * 2, 50)) {
     const v = await probe();
     if (ok(v)) return v;
     if (Date.now() > deadline) throw new Error(`condition not reached in ${timeoutMs} ms; last value: ${JSON.stringify(v).slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, pause));
   }
 }
 
