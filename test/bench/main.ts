@@ -15,6 +15,7 @@ import { benchOverhead, RunbookOverhead } from './overhead';
 import { benchScale, ScaleFigures } from './scale';
 import { benchIntake, IntakeFigures } from './intake';
 import { benchStart, StartFigures } from './start';
+import { benchTimeSkipping, renderTimeSkipping, TimeSkipFigures } from './timeskip';
 import { ansibleRun, PeerRun, replicaSequences, shellRun } from './peers';
 import { labUp } from '../../lab/lab';
 import { resetBench } from '../../lab/bench-tools';
@@ -109,8 +110,10 @@ async function main() {
 
   let start: StartFigures | undefined;
   if (want('start')) start = await benchStart({ quick, log });
+  let timeskip: TimeSkipFigures | undefined;
+  if (want('timeskip')) timeskip = await benchTimeSkipping({ log });
 
-  const report = render({ quick, latency, peers, intake, scale, start, seconds: (Date.now() - t0) / 1000 });
+  const report = render({ quick, latency, peers, intake, scale, start, timeskip, seconds: (Date.now() - t0) / 1000 });
   console.log(report);
   if (!only) writeFileSync(path.join(REPO_ROOT, quick ? '.data/BENCHMARKS.quick.md' : 'BENCHMARKS.md'), report);
 }
@@ -128,7 +131,7 @@ function machine(): string {
   return `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}; commit ${commit}; ${new Date().toISOString()}`;
 }
 
-function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; peers: PeerFigure[]; intake?: IntakeFigures; scale?: ScaleFigures; start?: StartFigures; seconds: number }): string {
+function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; peers: PeerFigure[]; intake?: IntakeFigures; scale?: ScaleFigures; start?: StartFigures; timeskip?: TimeSkipFigures; seconds: number }): string {
   const out: string[] = [`# Benchmarks${r.quick ? ' (quick)' : ''}`, '', `Machine: ${machine()}. Whole run: ${r.seconds.toFixed(0)} s.`, ''];
   if (r.latency.length) {
     out.push('## Alert to first command (ms)', '', '| variant | one at a time p50 | p99 | 20 at once p50 | p99 | bare workflow floor p50 | ssh reused p50 | ssh fresh p50 | p50 / bare | p50 / (bare + ssh reused) |', '|---|---|---|---|---|---|---|---|---|---|');
@@ -169,6 +172,7 @@ function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigur
     for (const c of s.cases) out.push(`| ${c.case} | ${c.includes} | ${c.runs} | ${sec(c.medianMs)} | ${sec(c.minMs)} | ${sec(c.maxMs)} | ${c.lines} |`);
     out.push('', `Target warm under ${sec(s.targetWarmMs)} s: ${s.warmMet ? 'met' : 'missed'}. scripts/bootstrap.sh alone with nothing changed: ${s.bootstrapMs.toFixed(0)} ms; scripts/provision-temporal.sh alone (cached): ${s.provisionMs.toFixed(0)} ms. Lines printed leave out npm's 2-line banner. A warm start prints:`, '', '```', ...s.warmOutput, '```', '');
   }
+  if (r.timeskip) out.push(...renderTimeSkipping(r.timeskip));
   return out.join('\n');
 }
 

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Notification } from '../../activities';
 import { decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { FakeHosts } from '../helpers/fake-hosts';
 import { testSettings } from '../helpers/settings';
@@ -156,4 +157,20 @@ test('a value that fails its allow-list pattern fails the run before any command
     await assert.rejects(h.result(), (err: Error) => err instanceof WorkflowFailedError && /service .* rejected: contains shell metacharacter ;/.test(String(err.cause?.message)));
   });
   assert.equal(hosts.calls.length, 0);
+});
+
+test('test helpers: a run ended while its escalation notice is still being sent leaves the shared clock skipping', async () => {
+  // The test server locks its clock for an activity and frees it in the run's next update, which a terminated
+  // run refuses: withWorkflow (endRuns) must wait for the notify activity before it terminates the run.
+  const hosts = new FakeHosts(testEnv()).on('ic map cox', { stdout: MAP_NO_SLAVE });
+  const slowNotify = { ...hosts.activities(), notify: async (n: Notification) => (await new Promise((r) => setTimeout(r, 300)), hosts.activities().notify(n)) };
+  await withWorkflow(testEnv(), { workflowType: 'kustReplica', workflowId: 'kust-replica/cox-1', input: input(), activities: slowNotify }, async (h) => {
+    await eventually(() => state(h), (s) => s.status === 'escalated');
+    assert.equal(hosts.notifications.length, 0, 'the notice is still being sent');
+  });
+  assert.equal(hosts.notifications.length, 1, 'the run was ended after its notice went out');
+  const t0 = await testEnv().currentTimeMs();
+  const skipped = await Promise.race([testEnv().sleep('65m').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+  assert.ok(skipped, '65 simulated minutes did not pass in 10 s: the clock no longer skips');
+  assert.ok((await testEnv().currentTimeMs()) - t0 >= 65 * 60_000);
 });

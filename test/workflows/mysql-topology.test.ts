@@ -4,17 +4,16 @@
  * Asserts the exact commands (with hosts and the run that issued them) and the simulated seconds between them.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { decideUpdate, RunResult, RunState, seenAgainSignal, stateQuery } from '../../workflows/definitions';
 import { FakeHosts, Reply } from '../helpers/fake-hosts';
 import { recordHistory } from '../helpers/histories';
 import { testSettings } from '../helpers/settings';
-import { advance, advanceUntil, eventually, timeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { advance, advanceUntil, endRuns, eventually, timeSkippingEnv, withActivities } from '../helpers/temporal';
 
 const CONTROL = 'vkt-control-01';
 const ORCH = '/usr/local/bin/orch_topo.sh';
@@ -58,15 +57,15 @@ const KUBECTL = (ns: string) => `kubectl -n ${ns} get po`;
 const on = (cmd: string) => `${CONTROL}: ${cmd}`;
 
 /**
- * A test server per test (about 0.5 s each): under load the test server sometimes keeps its clock locked
- * after a test whose parent and child runs ended (the next test's clock then runs in real time, and its 65
- * simulated minutes never pass). A fresh server keeps one test's leftovers out of the next.
+ * One test server for the file: the tests share its clock and run one after another. (Each test had a server of
+ * its own while the cause of a stuck clock was unknown: a run terminated with its escalation's notify activity
+ * still in flight leaked a lock in the server. endRuns in withFleet now waits for the runs to be idle first.)
  */
 let env: TestWorkflowEnvironment;
-beforeEach(async () => {
+before(async () => {
   env = await timeSkippingEnv();
 });
-afterEach(async () => {
+after(async () => {
   await env?.teardown();
 });
 
@@ -135,7 +134,7 @@ interface Fleet {
 
 let seq = 0;
 async function withFleet(hosts: FakeHosts, body: (f: Fleet) => Promise<void>, opts: FakeOptions = {}) {
-  const taskQueue = `mysql-${++seq}`;
+  ++seq;
   const runCalls: RunCall[] = [];
   const before = new Map<string, string | undefined>();
   for (const ns of CLUSTERS) before.set(ns, await runIdOf(childId(ns)));
@@ -147,19 +146,16 @@ async function withFleet(hosts: FakeHosts, body: (f: Fleet) => Promise<void>, op
     await eventually(() => hasChild(ns), Boolean);
     return env.client.workflow.getHandle(childId(ns), await runIdOf(childId(ns)));
   };
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: activities(hosts, runCalls, opts) });
-  await worker.runUntil(async () => {
+  await withActivities(env, activities(hosts, runCalls, opts), async (taskQueue) => {
     const handle = await env.client.workflow.start('mysqlTopology', { taskQueue, workflowId: `mysql-topology/fleet-${seq}`, args: [{ settings: testSettings('mysql-topology') }] });
     try {
       await body({ handle, runCalls, child, hasChild });
     } finally {
-      // A failed assertion must not leave runs behind that hold the shared clock (the children are abandoned).
-      // A test whose cluster runs complete awaits the fleet's result first: terminating a parent while it
-      // takes in a child's completion leaks a time-skipping lock in the test server (the clock stops skipping).
+      // A failed assertion must not leave runs behind that hold the shared clock: the fleet run and its
+      // cluster runs (found in its history) are terminated once idle, the cluster runs first (endRuns).
       await recordHistory(handle);
       for (const ns of CLUSTERS) if (await hasChild(ns)) await recordHistory(env.client.workflow.getHandle(childId(ns)));
-      await handle.terminate('test finished').catch(() => undefined);
-      for (const ns of CLUSTERS) if (await hasChild(ns)) await env.client.workflow.getHandle(childId(ns)).terminate('test finished').catch(() => undefined);
+      await endRuns(env, [handle]);
     }
   });
 }
@@ -511,11 +507,14 @@ test('output not understood: a line of no cluster escalates the fleet run; a gar
 
 test('a cluster run for a namespace that fails its allow-list pattern fails before any command', async () => {
   const hosts = new FakeHosts(env);
-  const taskQueue = `mysql-${++seq}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: hosts.activities() });
-  await worker.runUntil(async () => {
+  ++seq;
+  await withActivities(env, hosts.activities(), async (taskQueue) => {
     const h = await env.client.workflow.start('mysqlTopologyCluster', { taskQueue, workflowId: `mysql-topology/bad-${seq}`, args: [{ namespace: 'files;reboot', settings: testSettings('mysql-topology') }] });
-    await assert.rejects(h.result(), (err: Error) => err instanceof WorkflowFailedError && /namespace .* rejected: contains shell metacharacter ;/.test(String(err.cause?.message)));
+    try {
+      await assert.rejects(h.result(), (err: Error) => err instanceof WorkflowFailedError && /namespace .* rejected: contains shell metacharacter ;/.test(String(err.cause?.message)));
+    } finally {
+      await endRuns(env, [h]);
+    }
   });
   assert.equal(hosts.calls.length, 0);
 });
