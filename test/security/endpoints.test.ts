@@ -64,8 +64,15 @@ before(async () => {
   const started = await call('POST', '/v1/runs', { authorization: bearer(tokenOf.operator), body: { runbook: 'kust-replica', params: { service: 'cox', instance: 'cox-1' } } });
   assert.equal(started.status, 201, started.text);
   await eventually(() => handle().query(stateQuery), (s) => s.status === 'awaiting-approval', 30_000);
-  // Settled: the approval request is sent and the reminder timer started (the last event); only a decision moves it now.
-  await eventually(async () => (await handle().fetchHistory()).events?.at(-1), (e) => e?.timerStartedEventAttributes != null, 30_000);
+  // Settled: the reminder timer started, the approval request (sent beside it) delivered, no workflow task in
+  // flight; only a decision moves it now.
+  const settled = async () => {
+    const events = (await handle().fetchHistory()).events ?? [];
+    const last = events.at(-1);
+    const inFlight = (await handle().describe()).raw.pendingActivities?.length ?? 0;
+    return events.some((e) => e.timerStartedEventAttributes != null) && inFlight === 0 && (last?.timerStartedEventAttributes != null || last?.workflowTaskCompletedEventAttributes != null);
+  };
+  await eventually(settled, (ok) => ok, 30_000);
   before_ = { historyLength: await historyLength(), labLog: svc.lab.log().length, alerts: await alertsMetric() };
 });
 after(async () => {
