@@ -20,6 +20,13 @@ export interface Call {
 
 export type Reply = Partial<Pick<ExecResult, 'exitCode' | 'stdout' | 'stderr' | 'disconnected' | 'timedOut' | 'recovered'>> | Error;
 
+/**
+ * Whole simulated seconds between two commands. The test server's clock also runs in real time while a
+ * task is in flight, so a loaded machine only ever adds to a gap (a 10 s wait read 11.2 s at load 10);
+ * what a runbook waits is whole seconds, so the fraction is that noise, not a wait.
+ */
+export const simSeconds = (ms: number): number => Math.floor((ms + 50) / 1000);
+
 export class FakeHosts {
   readonly calls: Call[] = [];
   readonly notifications: Notification[] = [];
@@ -76,6 +83,6 @@ export class FakeHosts {
 
   /** Simulated seconds between consecutive commands. */
   get gapsSeconds(): number[] {
-    return this.calls.slice(1).map((c, i) => Math.round((c.at - this.calls[i].at) / 1000));
+    return this.calls.slice(1).map((c, i) => simSeconds(c.at - this.calls[i].at));
   }
 }

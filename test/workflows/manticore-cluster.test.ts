@@ -9,7 +9,7 @@ import { startRun } from '../../client/runbooks';
 import { decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { BootstrapRecord, LAST_BOOTSTRAP_MEMO } from '../../workflows/galera-decision';
 import type { ManticoreClusterResult } from '../../workflows/manticore-cluster';
-import { Call, FakeHosts, Reply } from '../helpers/fake-hosts';
+import { Call, FakeHosts, Reply, simSeconds } from '../helpers/fake-hosts';
 import { testConfig, testSettings } from '../helpers/settings';
 import { advanceUntil, endRuns, eventually, RunHandle, timeSkippingEnv, whenIdle, withActivities, withWorkflow } from '../helpers/temporal';
 
@@ -85,7 +85,7 @@ test('case 1: survey in parallel, start the stopped node, poll until synced (10 
     STATUS,
   ]);
   const c = hosts.calls.filter((x) => x.host === 'mc-c');
-  assert.deepEqual([c[4].at - c[3].at, c[5].at - c[4].at].map((ms) => Math.round(ms / 1000)), [10, 10]);
+  assert.deepEqual([c[4].at - c[3].at, c[5].at - c[4].at].map(simSeconds), [10, 10]);
   assert.equal(hosts.notifications.length, 0);
 });
 

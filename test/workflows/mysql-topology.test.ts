@@ -10,7 +10,7 @@ import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../activities';
 import { decideUpdate, RunResult, RunState, seenAgainSignal, stateQuery } from '../../workflows/definitions';
-import { FakeHosts, Reply } from '../helpers/fake-hosts';
+import { FakeHosts, Reply, simSeconds } from '../helpers/fake-hosts';
 import { recordHistory } from '../helpers/histories';
 import { testSettings } from '../helpers/settings';
 import { advance, advanceUntil, endRuns, eventually, timeSkippingEnv, withActivities } from '../helpers/temporal';
@@ -168,7 +168,7 @@ const result = async (h: Handle) => {
 };
 const escalated = (h: Handle) => eventually(() => state(h), (s) => s.status === 'escalated');
 /** Simulated seconds between the commands of one run. */
-const gapsOf = (calls: RunCall[]) => calls.slice(1).map((c, i) => Math.round((c.at - calls[i].at) / 1000));
+const gapsOf = (calls: RunCall[]) => calls.slice(1).map((c, i) => simSeconds(c.at - calls[i].at));
 const ofRun = (calls: RunCall[], run: string) => calls.filter((c) => c.run === run);
 const changing = (line: string) => line.startsWith('im_utils --reup') || line.startsWith('im_utils --orch-fix');
 const fleetId = () => `mysql-topology/fleet-${seq}`;
