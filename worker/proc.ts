@@ -136,3 +136,31 @@ export function listenersOf(port: number): ProcessInfo[] {
   if (!inodes.size) return [];
   return listProcesses().filter((p) => holdsSocket(p.pid, inodes));
 }
+
+/** The given processes and every live process below them (children in any process group, theirs, ...). */
+export function descendantsOf(roots: number[], procs: ProcessInfo[] = listProcesses()): number[] {
+  const alive = procs.filter((p) => p.state !== 'Z');
+  const out = new Set(roots);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of alive) {
+      if (!out.has(p.pid) && out.has(p.ppid)) {
+        out.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return [...out];
+}
+
+/** CPU seconds (user + system, with its reaped children) a process has used; 0 when it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14-17 of /proc/<pid>/stat (utime, stime, cutime, cstime), in clock ticks of 1/100 s.
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+  } catch {
+    return 0;
+  }
+}

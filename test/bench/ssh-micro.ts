@@ -3,20 +3,11 @@
  * CPU (with the shells and tools it reaped), plain and under the journal, one at a time and 20 at once.
  *   node dist/test/bench/ssh-micro.js [n] [cap]
  */
-import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../config/load';
 import { SshPool } from '../../activities/ssh';
 import { labUp } from '../../lab/lab';
+import { cpuSeconds } from '../../worker/proc';
 import { nowMs } from './harness';
-
-function cpuS(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 async function main() {
   const n = Number(process.argv[2] ?? 200);
@@ -26,7 +17,7 @@ async function main() {
     const config = loadConfig(lab.configPath);
     const pool = new SshPool(config);
     const host = config.inventory.controlNode;
-    const sshd = () => lab.sshdPids(host).reduce((a, p) => a + cpuS(p), 0);
+    const sshd = () => lab.sshdPids(host).reduce((a, p) => a + cpuSeconds(p), 0);
     await pool.exec(host, { argv: ['/bin/true'] });
     const measure = async (name: string, conc: number, run: (i: number) => Promise<unknown>) => {
       const c0 = sshd();

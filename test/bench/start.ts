@@ -30,7 +30,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { REPO_ROOT } from '../../worker/binaries';
-import { listProcesses, signal } from '../../worker/proc';
+import { descendantsOf, listProcesses, signal } from '../../worker/proc';
 import { freePort } from '../helpers/service';
 
 export interface StartCase {
@@ -103,18 +103,8 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 /** The process and everything below it, and everything that names `dir` on its command line. */
 function treeOf(pid: number, dir: string): number[] {
-  const procs = listProcesses().filter((p) => p.state !== 'Z' && p.pid !== process.pid);
-  const out = new Set([pid, ...procs.filter((p) => p.argv.some((a) => a.includes(dir))).map((p) => p.pid)]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const p of procs) {
-      if (!out.has(p.pid) && out.has(p.ppid)) {
-        out.add(p.pid);
-        grew = true;
-      }
-    }
-  }
-  return [...out];
+  const procs = listProcesses().filter((p) => p.pid !== process.pid);
+  return descendantsOf([pid, ...procs.filter((p) => p.state !== 'Z' && p.argv.some((a) => a.includes(dir))).map((p) => p.pid)], procs);
 }
 
 async function healthy(url: string): Promise<boolean> {
@@ -174,7 +164,7 @@ function timeCommand(cwd: string, argv: string[], runs: number): number {
 }
 
 export async function benchStart(opts: { quick: boolean; log: (l: string) => void }): Promise<StartFigures> {
-  const n = opts.quick ? { warm: 3, fresh: 2, cold: 1 } : { warm: 7, fresh: 5, cold: 3 }; // warm >= the others
+  const n = opts.quick ? { warm: 2, fresh: 1, cold: 1 } : { warm: 7, fresh: 5, cold: 3 }; // warm >= the others
   const loadAverage = os.loadavg()[0];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'medic-bench-start-'));
   const copy = path.join(tmp, 'repo');

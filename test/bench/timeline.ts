@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { startRun } from '../../client/runbooks';
+import { cpuSeconds } from '../../worker/proc';
 import { benchEnv, BenchEnv, benchTarget, nowMs, timers } from './harness';
 
 const EventType = temporal.api.enums.v1.EventType;
@@ -81,20 +82,10 @@ async function main() {
   }
 }
 
-/** CPU seconds (user + system, with reaped children) of a process, from /proc. */
-function cpuS(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 /** n runs, `concurrency` open at a time: runs/s and the CPU each part took per run. */
 async function throughput(env: BenchEnv, runbook: string, n: number, concurrency: number): Promise<void> {
-  const sshd = () => Object.keys(env.lab.nodes).flatMap((node) => env.lab.sshdPids(node)).reduce((a, p) => a + cpuS(p), 0);
-  const cpu = () => ({ server: cpuS(env.server.pid), bench: cpuS(process.pid), sshd: sshd(), total: totalCpuS() });
+  const sshd = () => Object.keys(env.lab.nodes).flatMap((node) => env.lab.sshdPids(node)).reduce((a, p) => a + cpuSeconds(p), 0);
+  const cpu = () => ({ server: cpuSeconds(env.server.pid), bench: cpuSeconds(process.pid), sshd: sshd(), total: totalCpuS() });
   const c0 = cpu();
   const t0 = nowMs();
   let next = 0;

@@ -24,7 +24,7 @@ import type { CommandFault, CommandLogEntry, LabState } from '../../lab/types';
 import { temporalBinaries } from '../../worker/binaries';
 import { prebuiltBundle } from '../../worker/bundle';
 import { DevServer, startDevServer } from '../../worker/devserver';
-import { isRunning, listProcesses } from '../../worker/proc';
+import { descendantsOf as below, isRunning } from '../../worker/proc';
 import { RunbookName, RunResult, RunStatusKey, StepRecord } from '../../workflows/definitions';
 import { freePort } from '../helpers/service';
 
@@ -136,20 +136,7 @@ export interface ServiceProcess {
 const MAIN = path.join(REPO_ROOT, 'dist', 'worker', 'main.js');
 
 /** pid and every live process below it (the service and everything it started, in any process group). */
-function descendantsOf(pid: number): number[] {
-  const procs = listProcesses().filter((p) => p.state !== 'Z');
-  const out = new Set([pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const p of procs) {
-      if (!out.has(p.pid) && out.has(p.ppid)) {
-        out.add(p.pid);
-        grew = true;
-      }
-    }
-  }
-  return [...out];
-}
+const descendantsOf = (pid: number) => below([pid]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** CHAOS_DEBUG=1: the driver's steps with times, on stderr. */
