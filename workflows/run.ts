@@ -13,7 +13,6 @@ import {
   ApplicationFailure,
   condition,
   log,
-  patched,
   proxyActivities,
   rootCause,
   setHandler,
@@ -77,8 +76,6 @@ function commandProxies(heartbeatTimeout: string) {
  * start it anew): refused before it was sent. `Ssh:connect` is not one: it may come after the command was sent.
  */
 const SETTLED = ['Ssh:not-started', 'Ssh:unsafe-command', 'Ssh:unknown-host', 'Ssh:host-key', 'Ssh:auth'];
-/** patched(): the notification of a pending decision no longer holds the run until it is delivered. */
-const NOTIFY_BESIDE_WAIT_PATCH = 'notify-beside-decision-wait';
 const notifying = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 8, initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
@@ -411,16 +408,11 @@ export class Run {
     this.state.pending = pending;
     this.setStatus(status);
     const reminder = pending.kind === 'escalation' ? this.timers.escalationReminder : this.timers.approvalReminder;
-    // The notification goes out beside the wait, not before it: a decision taken while it is still being
-    // delivered (a slow or unreachable notification URL, retried for minutes; its worker lost) is acted on at once.
-    const beside = patched(NOTIFY_BESIDE_WAIT_PATCH);
-    const sent = this.notify(pending.kind, pending);
-    if (!beside) await sent;
+    await this.notify(pending.kind, pending);
     for (;;) {
       this.reminderAt = new Date(Date.now() + msOf(reminder)).toISOString();
       if (await condition(() => this.decision !== undefined, msOf(reminder), { summary: `next reminder of the pending ${pending.kind}` })) break;
-      const again = this.notify('reminder', pending);
-      if (!beside) await again;
+      await this.notify('reminder', pending);
     }
     this.reminderAt = undefined;
     const d = this.decision as unknown as Decision;
