@@ -117,15 +117,24 @@ function keygen(file: string, comment: string): Promise<void> {
   });
 }
 
-function freePort(address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, address, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
+/**
+ * A TCP port free on `address` now, for a server that binds it a moment later (sshd, the Temporal dev
+ * server). Drawn at random below the kernel's ephemeral range (ip_local_port_range, from 32768): a port
+ * from that range (what listen(0) hands out) can be taken in between as the local port of any outgoing
+ * connection on the machine, and the server then fails with "address already in use". Below 31000, so
+ * that the dev server's HTTP port (its gRPC port + 1000) stays below the range too.
+ */
+export async function freePort(address = '127.0.0.1'): Promise<number> {
+  for (let tries = 0; ; tries++) {
+    const port = 20000 + Math.floor(Math.random() * 11000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen({ host: address, port, exclusive: true }, () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+    if (tries > 200) throw new Error(`no free port on ${address} between 20000 and 31000`);
+  }
 }
 
 function canConnect(address: string, port: number): Promise<boolean> {

@@ -11,23 +11,15 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../config/load';
 import type { Config } from '../../config/schema';
-import { labUp, LabHandle } from '../../lab/lab';
+import { freePort, labUp, LabHandle } from '../../lab/lab';
 import { createApi } from '../../worker/api';
 import { temporalBinaries } from '../../worker/binaries';
 import { DevServer, startDevServer } from '../../worker/devserver';
 import { createWorker } from '../../worker/worker';
 import { quietRuntime, workflowBundle } from './temporal';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A port free now, drawn below the ephemeral range (lab/lab.ts). */
+export { freePort };
 
 /** The HTTP API on a free loopback port, with the config's tokens (or fixed test ones). */
 export async function listenApi(client: Client, config: Config): Promise<{ api: http.Server; apiUrl: string; tokens: { webhook: string; operator: string } }> {
