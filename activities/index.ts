@@ -175,15 +175,27 @@ export function createActivities(
         evidence: n.evidence?.slice(0, 4000),
         link: `${config.service.webUiUrl}/namespaces/${encodeURIComponent(config.service.namespace)}/workflows/${encodeURIComponent(n.runId)}`,
       };
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      });
-      // Not delivered: throw, and Temporal retries with backoff (the workflow's retry policy).
-      if (!res.ok) throw new Error(`notification endpoint answered ${res.status}`);
-      return { delivered: true };
+      // Heartbeats carry the run's cancellation (the decision was taken: the notification is obsolete) and
+      // tell Temporal quickly when this worker is lost.
+      const ctx = Context.current();
+      ctx.heartbeat();
+      const beat = setInterval(() => ctx.heartbeat(), 1000);
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          signal: AbortSignal.any([AbortSignal.timeout(10_000), ctx.cancellationSignal]),
+        });
+        // Not delivered: throw, and Temporal retries with backoff (the workflow's retry policy).
+        if (!res.ok) throw new Error(`notification endpoint answered ${res.status}`);
+        return { delivered: true };
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
     },
   };
 }

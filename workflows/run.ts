@@ -9,11 +9,16 @@
  * A runbook is a plain async function of a `Run`; see kust-replica.ts for the shape.
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
+  isCancellation,
   log,
+  patched,
   proxyActivities,
+  RetryPolicy,
   rootCause,
   setHandler,
   sleep,
@@ -76,9 +81,21 @@ function commandProxies(heartbeatTimeout: string) {
  * start it anew): refused before it was sent. `Ssh:connect` is not one: it may come after the command was sent.
  */
 const SETTLED = ['Ssh:not-started', 'Ssh:unsafe-command', 'Ssh:unknown-host', 'Ssh:host-key', 'Ssh:auth'];
-const notifying = proxyActivities<Activities>({
+const NOTIFY_RETRY: RetryPolicy = { maximumAttempts: 8, initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' };
+const notifying = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: NOTIFY_RETRY });
+/**
+ * patched(): a pending decision's notification goes out beside the wait, not before it; the run waits
+ * for it only before it closes (see `delivered`). It heartbeats, so that a cancellation reaches it
+ * (and a lost worker is noticed in 5 s).
+ */
+const NOTIFY_BESIDE_WAIT_PATCH = 'notify-beside-decision-wait';
+/** How long a closing run lets a notification still in flight finish before it cancels it. */
+const DELIVERY_GRACE = '5 seconds';
+const notifyingBeside = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 8, initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+  heartbeatTimeout: '5 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: NOTIFY_RETRY,
 });
 
 /** Ends a run early: the operator said resolved / abort, or rejected an approval. */
@@ -104,6 +121,10 @@ export class Run {
   private decision?: Decision;
   /** When the pending decision's next reminder fires. */
   private reminderAt?: string;
+  /** Notifications sent beside a decision wait, settled or not, and how many are still in flight. */
+  private readonly deliveries: Promise<void>[] = [];
+  private inFlight = 0;
+  private readonly deliveryScope = new CancellationScope();
   private flapChecked = false;
   private readonly proxies: ReturnType<typeof commandProxies>;
   /**
@@ -408,11 +429,19 @@ export class Run {
     this.state.pending = pending;
     this.setStatus(status);
     const reminder = pending.kind === 'escalation' ? this.timers.escalationReminder : this.timers.approvalReminder;
-    await this.notify(pending.kind, pending);
+    // A decision taken while the notification is still being delivered (a slow or unreachable
+    // notification URL, retried for minutes; its worker lost) is acted on at once.
+    const beside = patched(NOTIFY_BESIDE_WAIT_PATCH);
+    const send = async (kind: 'escalation' | 'approval' | 'reminder') => {
+      if (!beside) return this.notify(kind, pending, notifying);
+      this.inFlight++;
+      this.deliveries.push(this.deliveryScope.run(() => this.notify(kind, pending, notifyingBeside)).finally(() => this.inFlight--));
+    };
+    await send(pending.kind);
     for (;;) {
       this.reminderAt = new Date(Date.now() + msOf(reminder)).toISOString();
       if (await condition(() => this.decision !== undefined, msOf(reminder), { summary: `next reminder of the pending ${pending.kind}` })) break;
-      await this.notify('reminder', pending);
+      await send('reminder');
     }
     this.reminderAt = undefined;
     const d = this.decision as unknown as Decision;
@@ -422,11 +451,11 @@ export class Run {
     return d;
   }
 
-  private async notify(kind: 'escalation' | 'approval' | 'reminder', p: Pending): Promise<void> {
+  private async notify(kind: 'escalation' | 'approval' | 'reminder', p: Pending, via: typeof notifying): Promise<void> {
     const { workflowId } = workflowInfo();
     const verb = { escalation: 'ESCALATED', approval: 'APPROVAL NEEDED', reminder: 'STILL WAITING' }[kind];
     try {
-      await notifying.notify({
+      await via.notify({
         kind,
         text: `[${verb}] ${workflowId}: ${p.step}: ${p.reason}`,
         runId: workflowId,
@@ -437,6 +466,8 @@ export class Run {
         evidence: p.evidence,
       });
     } catch (err) {
+      // Cancelled: the decision was taken first, so the notification is obsolete.
+      if (isCancellation(err)) return;
       // The run keeps waiting for its operator either way; the failure is visible in the history.
       log.error('notification failed', { error: String(err) });
     }
@@ -460,6 +491,16 @@ export class Run {
     this.state.decisions.push(rec);
     this.decision = d;
     return rec;
+  }
+
+  /**
+   * Before the run closes: a notification still being delivered (a slow or unreachable URL) gets a
+   * grace, then it is cancelled as obsolete; either way the run closes with none in flight.
+   */
+  async delivered(): Promise<void> {
+    if (this.inFlight === 0) return;
+    if (!(await condition(() => this.inFlight === 0, DELIVERY_GRACE))) this.deliveryScope.cancel();
+    await Promise.all(this.deliveries);
   }
 
   finish(status: RunResult['status'], outcome: string, summary: string): RunResult {
@@ -486,5 +527,8 @@ export async function runbook(name: string, target: string, settings: RunSetting
   } catch (err) {
     if (err instanceof RunEnded) return run.finish(err.status, err.outcome, err.message);
     throw err;
+  } finally {
+    // A run does not close with a notification in flight (cancelled ones settle within a heartbeat).
+    await run.delivered();
   }
 }

@@ -1,6 +1,7 @@
 /** kust-replica sequencing on the time-skipping test server: exact commands, hosts, waits and decisions. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Notification } from '../../activities';
 import { decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
@@ -123,6 +124,49 @@ test('approval policy "approve": waits for an operator before the clean, then ru
     assert.equal(r.state.steps.find((st) => st.kind === 'approval')?.by, 'alice');
   });
   assert.deepEqual(hosts.sequence, ['vkt-control-01: ic map cox', 'vkt-4vm-879-standart-02: clean_kust_replica.sh cox-1']);
+});
+
+test('an approval taken while its notification is still being delivered is acted on at once; the obsolete delivery is cancelled', async () => {
+  const hosts = new FakeHosts(testEnv()).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_OK });
+  // The notification URL does not answer: the delivery hangs, heartbeating, until it is cancelled (or let go).
+  let release = () => undefined as void;
+  const undelivered = new Promise<void>((r) => (release = r));
+  let attempts = 0;
+  let cancelled = false;
+  const notify = async () => {
+    attempts++;
+    const ctx = Context.current();
+    const beat = setInterval(() => ctx.heartbeat(), 200);
+    try {
+      await Promise.race([undelivered, ctx.cancelled]);
+      return { delivered: true };
+    } catch (err) {
+      cancelled = true;
+      throw err;
+    } finally {
+      clearInterval(beat);
+    }
+  };
+  await withWorkflow(testEnv(), { workflowType: 'kustReplica', workflowId: 'kust-replica/cox-1', input: input({ approvals: { 'kust-replica': { clean: 'approve' } } }), activities: { ...hosts.activities(), notify } }, async (h) => {
+    try {
+      await eventually(() => state(h), (s) => s.status === 'awaiting-approval');
+      await eventually(async () => attempts, (n) => n > 0);
+      const approvedAt = await testEnv().currentTimeMs();
+      await h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice' }] });
+      // While a delivery hangs, the test server's clock stands still: a run that waits for it never ends.
+      let guard: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error('the run did not end within 20 s (real) of the approval: it waits for the undelivered notification')), 20_000)));
+      const r = (await Promise.race([h.result(), stuck]).finally(() => clearTimeout(guard))) as RunResult;
+      assert.equal(r.outcome, 'repaired');
+      assert.equal(hosts.calls.length, 2);
+      // Not after the notification's 30 s timeout and its retries: right after the approval.
+      assert.ok(hosts.calls[1].at - approvedAt < 1000, `the clean ran ${hosts.calls[1].at - approvedAt} ms (simulated) after the approval`);
+      assert.equal(attempts, 1, 'delivered once, not retried');
+      assert.ok(cancelled, 'the obsolete delivery was cancelled before the run closed');
+    } finally {
+      release();
+    }
+  });
 });
 
 test('a value that fails its allow-list pattern fails the run before any command', async () => {
