@@ -80,25 +80,43 @@ async function main() {
   const t0 = Date.now();
   const n = quick ? { alerts: 20, floors: 20, runs: 10, concurrent: 50, wait: '1s', rounds: 2, perRound: 100, window: 50 } : { alerts: 200, floors: 100, runs: 50, concurrent: 1000, wait: '3s', rounds: 10, perRound: 1000, window: 50 };
 
+  // How long each section took, so that the 15-minute budget can be read off the report.
+  const sections: [string, number][] = [];
+  let mark = Date.now();
+  const took = (name: string) => {
+    sections.push([name, (Date.now() - mark) / 1000]);
+    log(`${name} took ${sections[sections.length - 1][1].toFixed(0)} s`);
+    mark = Date.now();
+  };
+
   const latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[] = [];
   if (want('latency')) {
-    for (const v of quick ? VARIANTS.slice(0, 1) : VARIANTS) {
+    for (const [i, v] of (quick ? VARIANTS.slice(0, 1) : VARIANTS).entries()) {
       const env = await benchEnv({ ...v.opts, extraConfig: { timers: timers('1ms') } });
+      // The service's own settings at full size; each variant that takes one away at a quarter (its medians only).
+      const size = i === 0 ? n : { ...n, alerts: n.alerts / 4, floors: n.floors / 4, runs: Math.ceil(n.runs / 4) };
       try {
-        const f = await benchLatency(env, { alerts: n.alerts, concurrency: 20, floors: n.floors, prefix: 'l' });
-        const overhead = await benchOverhead(env, { runs: n.runs, prefix: 'o' });
+        const f = await benchLatency(env, { alerts: size.alerts, concurrency: 20, floors: size.floors, prefix: 'l' });
+        const overhead = await benchOverhead(env, { runs: size.runs, prefix: 'o' });
         latency.push({ variant: v.name, f, overhead });
         log(`${v.name}: alert to first command p50 ${f.oneAtATime.p50.toFixed(1)} ms p99 ${f.oneAtATime.p99.toFixed(1)} ms; bare floor ${f.bareToActivity.p50.toFixed(1)} ms; per step ${overhead.map((o) => `${o.runbook} ${o.perStep.p50.toFixed(1)} ms`).join(', ')}`);
       } finally {
         await env.stop();
       }
     }
+    took('latency and overhead');
   }
 
   let peers: PeerFigure[] = [];
-  if (full('peers')) peers = await benchPeers(quick ? 2 : 5);
+  if (full('peers')) {
+    peers = await benchPeers(quick ? 2 : 5);
+    took('peers');
+  }
   let intake: IntakeFigures | undefined;
-  if (want('intake')) intake = await benchIntake({ quick, log });
+  if (want('intake')) {
+    intake = await benchIntake({ quick, log });
+    took('intake');
+  }
 
   let scale: ScaleFigures | undefined;
   if (want('scale')) {
@@ -108,14 +126,21 @@ async function main() {
     } finally {
       await env.stop();
     }
+    took('scale');
   }
 
   let start: StartFigures | undefined;
-  if (want('start')) start = await benchStart({ quick, log });
+  if (want('start')) {
+    start = await benchStart({ quick, log });
+    took('start');
+  }
   let timeskip: TimeSkipFigures | undefined;
-  if (full('timeskip')) timeskip = await benchTimeSkipping({ log });
+  if (full('timeskip')) {
+    timeskip = await benchTimeSkipping({ log });
+    took('time-skipping suites');
+  }
 
-  const report = render({ quick, latency, peers, intake, scale, start, timeskip, seconds: (Date.now() - t0) / 1000 });
+  const report = render({ quick, latency, peers, intake, scale, start, timeskip, sections, seconds: (Date.now() - t0) / 1000 });
   console.log(report);
   if (!only) writeFileSync(path.join(REPO_ROOT, quick ? '.data/BENCHMARKS.quick.md' : 'BENCHMARKS.md'), report);
 }
@@ -133,8 +158,8 @@ function machine(): string {
   return `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}; commit ${commit}; ${new Date().toISOString()}`;
 }
 
-function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; peers: PeerFigure[]; intake?: IntakeFigures; scale?: ScaleFigures; start?: StartFigures; timeskip?: TimeSkipFigures; seconds: number }): string {
-  const out: string[] = [`# Benchmarks${r.quick ? ' (quick)' : ''}`, '', `Machine: ${machine()}. Whole run: ${r.seconds.toFixed(0)} s.`, ''];
+function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; peers: PeerFigure[]; intake?: IntakeFigures; scale?: ScaleFigures; start?: StartFigures; timeskip?: TimeSkipFigures; sections: [string, number][]; seconds: number }): string {
+  const out: string[] = [`# Benchmarks${r.quick ? ' (quick)' : ''}`, '', `Machine: ${machine()}. Whole run: ${r.seconds.toFixed(0)} s (${r.sections.map(([n, s]) => `${n} ${s.toFixed(0)} s`).join(', ')}).`, ''];
   if (r.latency.length) {
     out.push('## Alert to first command (ms)', '', '| variant | one at a time p50 | p99 | 20 at once p50 | p99 | bare workflow floor p50 | ssh reused p50 | ssh fresh p50 | p50 / bare | p50 / (bare + ssh reused) |', '|---|---|---|---|---|---|---|---|---|---|');
     for (const { variant, f } of r.latency) {
