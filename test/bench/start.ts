@@ -164,7 +164,7 @@ function timeCommand(cwd: string, argv: string[], runs: number): number {
 }
 
 export async function benchStart(opts: { quick: boolean; log: (l: string) => void }): Promise<StartFigures> {
-  const n = opts.quick ? { warm: 2, fresh: 1, cold: 1 } : { warm: 4, fresh: 2, cold: 2 }; // warm >= the others
+  const n = opts.quick ? { warm: 2, fresh: 1, cold: 1 } : { warm: 3, fresh: 1, cold: 1 }; // warm >= the others
   const loadAverage = os.loadavg()[0];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'medic-bench-start-'));
   const copy = path.join(tmp, 'repo');
