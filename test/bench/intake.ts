@@ -99,7 +99,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function benchIntake(opts: { quick: boolean; log?: (line: string) => void }): Promise<IntakeFigures> {
   const log = opts.log ?? (() => undefined);
-  const seconds = opts.quick ? 2 : 4;
+  const seconds = opts.quick ? 1 : 4;
   const connections = 16;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'medic-bench-intake-'));
   const server = await startDevServer({ cli: temporalBinaries().cli, dataDir, port: await freePort(), uiPort: 0 });
