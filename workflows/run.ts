@@ -466,7 +466,7 @@ export class Run {
         evidence: p.evidence,
       });
     } catch (err) {
-      // Cancelled: the decision was taken first, so the notification is obsolete.
+      // Cancelled: the run was closing and the decision had been taken, so the notification was obsolete.
       if (isCancellation(err)) return;
       // The run keeps waiting for its operator either way; the failure is visible in the history.
       log.error('notification failed', { error: String(err) });
