@@ -521,14 +521,19 @@ export interface Done {
 /** Wraps a runbook body: sets up the run's handlers and turns an operator's end into the run's result. */
 export async function runbook(name: string, target: string, settings: RunSettings, body: (run: Run) => Promise<Done>): Promise<RunResult> {
   const run = new Run(name, target, settings);
+  let end: Parameters<Run['finish']>;
   try {
     const done = await body(run);
-    return run.finish('completed', done.outcome, done.summary);
+    end = ['completed', done.outcome, done.summary];
   } catch (err) {
-    if (err instanceof RunEnded) return run.finish(err.status, err.outcome, err.message);
-    throw err;
-  } finally {
-    // A run does not close with a notification in flight (cancelled ones settle within a heartbeat).
-    await run.delivered();
+    if (!(err instanceof RunEnded)) {
+      await run.delivered();
+      throw err;
+    }
+    end = [err.status, err.outcome, err.message];
   }
+  // A run closes with no notification in flight, and shows its outcome only then: a start of the same
+  // target after the outcome is a new run, not a signal to one that is closing.
+  await run.delivered();
+  return run.finish(...end);
 }

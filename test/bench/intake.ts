@@ -65,6 +65,8 @@ export interface IntakeFigures {
   quick: boolean;
   connections: number;
   secondsPerCase: number;
+  /** The case of 50 new targets per POST (each POST answers in seconds). */
+  newX50Seconds: number;
   cases: CaseFigures[];
   /** The target for duplicates: at least 5,000 alerts/s at p99 at most 50 ms (for each notification size, in a valid duplicates case). */
   duplicatesTarget: { alertsPerS: number; p99Ms: number; met: boolean };
@@ -100,6 +102,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function benchIntake(opts: { quick: boolean; log?: (line: string) => void }): Promise<IntakeFigures> {
   const log = opts.log ?? (() => undefined);
   const seconds = opts.quick ? 1 : 4;
+  const slowSeconds = Math.max(seconds, 10);
   const connections = 16;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'medic-bench-intake-'));
   const server = await startDevServer({ cli: temporalBinaries().cli, dataDir, port: await freePort(), uiPort: 0 });
@@ -216,7 +219,8 @@ export async function benchIntake(opts: { quick: boolean; log?: (line: string) =
     const newBase: Record<number, number> = { 1: 1_000_000, 50: 2_000_000 };
     const opened: Record<number, number> = {};
     for (const batch of [1, 50]) {
-      const f = await run('new', { targets: 'new', status: 'firing', batch, prefix: 'b', base: newBase[batch], pool: 0 });
+      // 50 new targets per POST take about 4 s to answer (each a workflow start): at least 10 s, so that some answer.
+      const f = await run('new', { targets: 'new', status: 'firing', batch, prefix: 'b', base: newBase[batch], pool: 0 }, AM_PATH, batch === 50 ? slowSeconds : seconds);
       opened[batch] = f.runsStarted;
     }
 
@@ -242,6 +246,7 @@ export async function benchIntake(opts: { quick: boolean; log?: (line: string) =
       quick: opts.quick,
       connections,
       secondsPerCase: seconds,
+      newX50Seconds: slowSeconds,
       cases,
       duplicatesTarget: { ...target, met: [1, 50].every((batch) => cases.some((c) => c.alertsPerPost === batch && meets(c))) },
     };

@@ -185,7 +185,7 @@ function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigur
     out.push('');
   }
   if (r.intake) {
-    out.push(`## Intake (autocannon, ${r.intake.connections} connections, ${r.intake.secondsPerCase} s per case)`, '', '| case | alerts per POST | connections | alerts/s | p50 ms | p99 ms | runs started/s | valid |', '|---|---|---|---|---|---|---|---|');
+    out.push(`## Intake (autocannon, ${r.intake.connections} connections, ${r.intake.secondsPerCase} s per case, ${r.intake.newX50Seconds} s for 50 new targets per POST)`, '', '| case | alerts per POST | connections | alerts/s | p50 ms | p99 ms | runs started/s | valid |', '|---|---|---|---|---|---|---|---|');
     for (const c of r.intake.cases) out.push(`| ${c.case} | ${c.alertsPerPost} | ${c.connections} | ${c.alertsPerS.toFixed(0)} | ${f1(c.latencyP50Ms)} | ${f1(c.latencyP99Ms)} | ${c.runsStartedPerS ? c.runsStartedPerS.toFixed(0) : ''} | ${c.valid ? 'yes' : 'NO'} |`);
     out.push('', `Duplicates target (>= ${r.intake.duplicatesTarget.alertsPerS} alerts/s at p99 <= ${r.intake.duplicatesTarget.p99Ms} ms): ${r.intake.duplicatesTarget.met ? 'met' : 'missed'}.`, '');
   }
