@@ -38,11 +38,15 @@ export function checkKeyFiles(inventory: Pick<Config['inventory'], 'hosts'>): st
   const problems = new Map<string, string | undefined>();
   const lines: string[] = [];
   const missing = new Map<string, string[]>();
-  for (const [host, { keyFile }] of Object.entries(inventory.hosts)) {
-    if (!problems.has(keyFile)) problems.set(keyFile, problemOf(keyFile));
-    const problem = problems.get(keyFile);
-    if (problem === MISSING) missing.set(keyFile, [...(missing.get(keyFile) ?? []), host]);
-    else if (problem) lines.push(`  host ${host}: SSH key file ${keyFile} ${problem}`);
+  for (const [host, h] of Object.entries(inventory.hosts)) {
+    // The passphrase file is a secret as much as the key.
+    for (const keyFile of [h.keyFile, h.keyPassphraseFile]) {
+      if (keyFile === undefined) continue;
+      if (!problems.has(keyFile)) problems.set(keyFile, problemOf(keyFile));
+      const problem = problems.get(keyFile);
+      if (problem === MISSING) missing.set(keyFile, [...(missing.get(keyFile) ?? []), host]);
+      else if (problem) lines.push(`  host ${host}: ${keyFile === h.keyFile ? 'SSH key file' : 'passphrase file'} ${keyFile} ${problem}`);
+    }
   }
   if (lines.length) throw new KeyFileError(`refusing to start: SSH key files not safe to use:\n${lines.join('\n')}`);
   return [...missing].map(([file, hosts]) => `${hosts.length > 1 ? 'hosts' : 'host'} ${hosts.join(', ')}: SSH key file ${file} ${MISSING}`);

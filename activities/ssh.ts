@@ -127,7 +127,7 @@ export class SshPool {
         host: host.address,
         port: host.port,
         username: host.user,
-        privateKey: readKey(host.keyFile),
+        privateKey: host.keyFile === undefined ? undefined : readKey(host.keyFile),
         readyTimeout: this.config.ssh.connectTimeoutSeconds * 1000,
         keepaliveInterval: 15_000,
         hostVerifier: (key: Buffer) => {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -43,6 +44,13 @@ export function loadConfig(file: string): Config {
   // Relative paths in the file are relative to the file, not to wherever the service was started.
   const base = path.dirname(file);
   config.service.dataDir = path.resolve(base, config.service.dataDir);
-  for (const host of Object.values(config.inventory.hosts)) host.keyFile = path.resolve(base, host.keyFile);
+  // `~/` is the home directory of the user the service runs as (known_hosts files live there).
+  const at = (p: string) => (p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : path.resolve(base, p));
+  for (const host of Object.values(config.inventory.hosts)) {
+    if (host.keyFile !== undefined) host.keyFile = at(host.keyFile);
+    if (host.keyPassphraseFile !== undefined) host.keyPassphraseFile = at(host.keyPassphraseFile);
+    host.knownHostsFiles = host.knownHostsFiles.map(at);
+    if (typeof host.agent === 'string') host.agent = at(host.agent);
+  }
   return config;
 }

@@ -7,7 +7,7 @@
  * the non-secret parts (paths, timers, policy, host *names*) travel into workflow inputs.
  */
 import { z } from 'zod';
-import { RUNBOOK_NAMES } from '../workflows/definitions';
+import { RUNBOOK_NAMES } from './names';
 
 const hostName = z.string().regex(/^[a-z0-9][a-z0-9.-]{0,251}[a-z0-9]$/i, 'a host name (letters, digits, dots, dashes)');
 // Parsed by workflows/duration.ts (msOf).
@@ -17,24 +17,113 @@ const duration = z
 /** A path or command name that is safe to put, quoted, on a remote command line. */
 const remotePath = z.string().regex(/^[A-Za-z0-9_./@+-]{1,512}$/, 'a command name or absolute path (letters, digits, _ . / @ + -)');
 
-export const HostSchema = z
-  .object({
-    address: z
-      .string()
-      .regex(/^[A-Za-z0-9.:-]{1,253}$/, 'an IP address or DNS name to connect to'),
-    port: z.number().int().min(1).max(65535).default(22),
-    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name').default('root'),
-    keyFile: z.string().min(1),
-    /** The pinned host key, as in known_hosts / the .pub file: "ssh-ed25519 AAAA..." */
-    hostKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, 'a public host key line "ssh-ed25519 AAAA..."').optional(),
-    /** Only for a lab: accept any host key. Refused unless set explicitly. */
-    insecureAcceptAnyHostKey: z.boolean().default(false),
-  })
-  .strict()
-  .refine((h) => h.hostKey !== undefined || h.insecureAcceptAnyHostKey, {
-    message: 'hostKey is required (pin the host key; insecureAcceptAnyHostKey: true only for a lab)',
-    path: ['hostKey'],
-  });
+const userName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name');
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'an environment variable name');
+const hostKeyLine = z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, 'a public host key line "ssh-ed25519 AAAA..."');
+
+/** What a host may inherit from `inventory.defaults` and override (OpenSSH's Port, User, IdentityFile, UserKnownHostsFile, ProxyJump). */
+const inheritable = {
+  port: z.number().int().min(1).max(65535),
+  user: userName,
+  /** The private key file (mode 0600 or stricter, as OpenSSH demands). */
+  keyFile: z.string().min(1),
+  /** A passphrase-protected key's passphrase: read from this file (its first line)... */
+  keyPassphraseFile: z.string().min(1),
+  /** ...or from this environment variable; never written in the configuration itself. */
+  keyPassphraseEnv: envName,
+  /** Authenticate with an ssh-agent: true for $SSH_AUTH_SOCK, or the agent's socket path. */
+  agent: z.union([z.boolean(), z.string().min(1)]),
+  /** OpenSSH known_hosts files to take host keys from (plain and hashed entries, [host]:port, @revoked). A pinned hostKey wins. */
+  knownHostsFiles: z.array(z.string().min(1)),
+  /** Reach this host through that inventory host (OpenSSH's ProxyJump); null: directly, whatever the defaults say. */
+  jump: hostName.nullable(),
+  /** Run each command as `sudo -n -- <argv>` (the login user is not root). */
+  sudo: z.boolean(),
+};
+
+export const HostDefaultsSchema = z.object(inheritable).partial().strict();
+
+/** One inventory entry: its address alone (`name: 192.0.2.7`), or the address and what it overrides. */
+export const HostEntrySchema = z.preprocess(
+  (v) => (typeof v === 'string' ? { address: v } : v),
+  z
+    .object({
+      address: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'an IP address or DNS name to connect to'),
+      /** The pinned host key, as in known_hosts / the .pub file: "ssh-ed25519 AAAA..." */
+      hostKey: hostKeyLine.optional(),
+      /** Only for a lab: accept any host key. Refused unless set explicitly. */
+      insecureAcceptAnyHostKey: z.boolean().optional(),
+    })
+    .merge(HostDefaultsSchema)
+    .strict(),
+);
+
+type HostDefaults = z.infer<typeof HostDefaultsSchema>;
+type HostEntry = z.infer<typeof HostEntrySchema>;
+
+/** A host as the SSH layer sees it: its entry over the inventory's defaults. */
+export interface HostConfig {
+  address: string;
+  port: number;
+  user: string;
+  keyFile?: string;
+  keyPassphraseFile?: string;
+  keyPassphraseEnv?: string;
+  agent?: boolean | string;
+  hostKey?: string;
+  knownHostsFiles: string[];
+  jump?: string;
+  sudo: boolean;
+  insecureAcceptAnyHostKey: boolean;
+}
+
+/** The entry over the defaults; a host never jumps through itself (the bastion inherits no jump). */
+export function resolveHost(name: string, entry: HostEntry, d: HostDefaults): HostConfig {
+  const e = entry;
+  const pick = <K extends keyof HostDefaults>(k: K): HostDefaults[K] => (e[k] !== undefined ? e[k] : d[k]);
+  const jump = pick('jump');
+  const out: HostConfig = {
+    address: e.address,
+    port: pick('port') ?? 22,
+    user: pick('user') ?? 'root',
+    knownHostsFiles: pick('knownHostsFiles') ?? [],
+    sudo: pick('sudo') ?? false,
+    insecureAcceptAnyHostKey: e.insecureAcceptAnyHostKey ?? false,
+  };
+  for (const k of ['keyFile', 'keyPassphraseFile', 'keyPassphraseEnv', 'agent'] as const) {
+    const v = pick(k);
+    if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  }
+  if (e.hostKey !== undefined) out.hostKey = e.hostKey;
+  if (jump && jump !== name) out.jump = jump;
+  return out;
+}
+
+/** What is wrong with the resolved inventory: one message per host and problem. */
+function inventoryIssues(hosts: Record<string, HostConfig>): { host: string; field: string; message: string }[] {
+  const issues: { host: string; field: string; message: string }[] = [];
+  for (const [name, h] of Object.entries(hosts)) {
+    if (h.hostKey === undefined && h.knownHostsFiles.length === 0 && !h.insecureAcceptAnyHostKey) {
+      issues.push({ host: name, field: 'hostKey', message: 'hostKey is required (pin the host key), or knownHostsFiles (OpenSSH known_hosts files, here or in inventory.defaults); insecureAcceptAnyHostKey: true only for a lab' });
+    }
+    if (h.keyFile === undefined && !h.agent) issues.push({ host: name, field: 'keyFile', message: 'no way to log in: set keyFile or agent (here or in inventory.defaults)' });
+    if (h.keyPassphraseFile !== undefined && h.keyPassphraseEnv !== undefined) issues.push({ host: name, field: 'keyPassphraseFile', message: 'keyPassphraseFile and keyPassphraseEnv: give one' });
+    if (h.jump !== undefined) {
+      if (!Object.hasOwn(hosts, h.jump)) issues.push({ host: name, field: 'jump', message: `jump host ${h.jump} is not in inventory.hosts` });
+      else {
+        const seen = [name];
+        for (let j: string | undefined = h.jump; j !== undefined && Object.hasOwn(hosts, j); j = hosts[j].jump) {
+          if (seen.includes(j)) {
+            issues.push({ host: name, field: 'jump', message: `jump hosts form a loop: ${[...seen, j].join(' -> ')}` });
+            break;
+          }
+          seen.push(j);
+        }
+      }
+    }
+  }
+  return issues;
+}
 
 export const PathsSchema = z
   .object({
@@ -201,11 +290,21 @@ export const ConfigSchema = z
     inventory: z
       .object({
         controlNode: hostName,
-        hosts: z.record(hostName, HostSchema),
+        /** What every host inherits unless its entry says otherwise. */
+        defaults: HostDefaultsSchema.default({}),
+        hosts: z.record(hostName, HostEntrySchema),
       })
       .strict()
-      // Own keys only: `in` would take `toString` or `constructor` for a host.
-      .refine((inv) => Object.hasOwn(inv.hosts, inv.controlNode), { message: 'controlNode must be one of inventory.hosts', path: ['controlNode'] }),
+      .transform((inv) => ({
+        controlNode: inv.controlNode,
+        defaults: inv.defaults,
+        hosts: Object.fromEntries(Object.entries(inv.hosts).map(([n, e]) => [n, resolveHost(n, e, inv.defaults)])) as Record<string, HostConfig>,
+      }))
+      .superRefine((inv, ctx) => {
+        // Own keys only: `in` would take `toString` or `constructor` for a host.
+        if (!Object.hasOwn(inv.hosts, inv.controlNode)) ctx.addIssue({ code: 'custom', message: 'controlNode must be one of inventory.hosts', path: ['controlNode'] });
+        for (const i of inventoryIssues(inv.hosts)) ctx.addIssue({ code: 'custom', message: i.message, path: ['hosts', i.host, i.field] });
+      }),
     intake: z
       .object({
         /** A duplicate firing alert for an open run sends at most one "seen again" per run per interval. */
@@ -250,6 +349,5 @@ export const ConfigSchema = z
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
-export type HostConfig = z.infer<typeof HostSchema>;
 export type Paths = z.infer<typeof PathsSchema>;
 export type Timers = z.infer<typeof TimersSchema>;

@@ -5,9 +5,9 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { GaleraClusterConfig, Paths, Policy, Timers } from '../config/schema';
+import { RUNBOOK_NAMES, type RunbookName } from '../config/names';
 
-export const RUNBOOK_NAMES = ['kust-replica', 'tarantool-replica', 'autoflip', 'mysql-topology', 'ctlr-replica', 'ctlr-roles', 'manticore-cluster'] as const;
-export type RunbookName = (typeof RUNBOOK_NAMES)[number];
+export { RUNBOOK_NAMES, type RunbookName };
 
 export type RunStatus = 'running' | 'waiting' | 'awaiting-approval' | 'escalated' | 'completed' | 'failed' | 'aborted';
 
