@@ -72,3 +72,54 @@ test('invalid YAML and a missing file are reported with the file name', () => {
   assert.throws(() => loadConfig(write('inventory: [unclosed')), /medic\.yaml: not valid YAML/);
   assert.throws(() => loadConfig('/nonexistent/medic.yaml'), /\/nonexistent\/medic\.yaml: cannot read/);
 });
+
+test('inventory defaults: a host can be its address alone and inherits user, port, keys, known_hosts, jump and sudo', () => {
+  const file = write(
+    [
+      'inventory:',
+      '  controlNode: ctl-01',
+      '  defaults: { user: medic, port: 2222, keyFile: keys/medic, keyPassphraseEnv: MEDIC_KEY_PASSPHRASE, knownHostsFiles: [~/.ssh/known_hosts, known_hosts], jump: bastion, sudo: true }',
+      '  hosts:',
+      '    ctl-01: 192.0.2.10',
+      '    db-01: { address: 192.0.2.11, user: dba, sudo: false, knownHostsFiles: [/etc/ssh/ssh_known_hosts] }',
+      '    bastion: { address: 198.51.100.7, port: 22, sudo: false }',
+      '    direct: { address: 192.0.2.12, jump: null, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0000000000000000000000000000000000000000000" }',
+      '',
+    ].join('\n'),
+  );
+  const base = path.dirname(file);
+  const { hosts } = loadConfig(file).inventory;
+  assert.deepEqual(hosts['ctl-01'], {
+    address: '192.0.2.10',
+    port: 2222,
+    user: 'medic',
+    keyFile: path.join(base, 'keys/medic'),
+    keyPassphraseEnv: 'MEDIC_KEY_PASSPHRASE',
+    knownHostsFiles: [path.join(os.homedir(), '.ssh/known_hosts'), path.join(base, 'known_hosts')],
+    jump: 'bastion',
+    sudo: true,
+    insecureAcceptAnyHostKey: false,
+  });
+  assert.equal(hosts['db-01'].user, 'dba');
+  assert.equal(hosts['db-01'].sudo, false);
+  assert.deepEqual(hosts['db-01'].knownHostsFiles, ['/etc/ssh/ssh_known_hosts'], 'an override replaces the list, as OpenSSH does');
+  assert.equal(hosts['db-01'].jump, 'bastion');
+  assert.equal(hosts.bastion.jump, undefined, 'the jump host does not jump through itself');
+  assert.equal(hosts.bastion.port, 22);
+  assert.equal(hosts.direct.jump, undefined, 'jump: null connects directly whatever the defaults say');
+});
+
+test('inventory defaults: a host with no host key source, no way to log in, or a bad jump is refused', () => {
+  const inv = (defaults: string, hosts: string[]) => write(['inventory:', '  controlNode: ctl-01', `  defaults: ${defaults}`, '  hosts:', ...hosts.map((h) => `    ${h}`), ''].join('\n'));
+  assert.throws(() => loadConfig(inv('{ keyFile: k }', ['ctl-01: 192.0.2.10'])), /at inventory\.hosts\.ctl-01\.hostKey: hostKey is required .*knownHostsFiles/);
+  assert.throws(() => loadConfig(inv('{ knownHostsFiles: [kh] }', ['ctl-01: 192.0.2.10'])), /at inventory\.hosts\.ctl-01\.keyFile: no way to log in: set keyFile or agent/);
+  assert.doesNotThrow(() => loadConfig(inv('{ knownHostsFiles: [kh], agent: true }', ['ctl-01: 192.0.2.10'])));
+  assert.throws(() => loadConfig(inv('{ knownHostsFiles: [kh], keyFile: k, jump: gone }', ['ctl-01: 192.0.2.10'])), /at inventory\.hosts\.ctl-01\.jump: jump host gone is not in inventory\.hosts/);
+  assert.throws(
+    () => loadConfig(inv('{ knownHostsFiles: [kh], keyFile: k }', ['ctl-01: { address: 192.0.2.10, jump: b-01 }', 'b-01: { address: 192.0.2.11, jump: ctl-01 }'])),
+    /at inventory\.hosts\.ctl-01\.jump: jump hosts form a loop: ctl-01 -> b-01 -> ctl-01/,
+  );
+  assert.throws(() => loadConfig(inv('{ knownHostsFiles: [kh], keyFile: k, keyPassphraseFile: p, keyPassphraseEnv: P }', ['ctl-01: 192.0.2.10'])), /keyPassphraseFile and keyPassphraseEnv: give one/);
+  assert.throws(() => loadConfig(inv('{ knownHostsFiles: [kh], keyFile: k, keyPassphrase: secret }', ['ctl-01: 192.0.2.10'])), /at inventory\.defaults: Unrecognized key.*keyPassphrase/s, 'a passphrase is never taken from the configuration itself');
+  assert.throws(() => loadConfig(inv('{ keyFile: k }', ['ctl-01: "192.0.2.10; rm -rf /"'])), /at inventory\.hosts\.ctl-01\.address: an IP address or DNS name/);
+});
