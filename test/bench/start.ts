@@ -85,10 +85,15 @@ function copyRepo(dir: string): void {
 
 /** The example configuration with this data dir, the API on a free port and an existing (dummy) key file. */
 function writeConfig(copy: string, file: string, dataDir: string, keyFile: string): void {
-  const config = YAML.parse(readFileSync(path.join(copy, 'config', 'medic.example.yaml'), 'utf8')) as { service: { dataDir: string }; api: { listen: string }; inventory: { hosts: Record<string, { keyFile: string }> } };
+  const config = YAML.parse(readFileSync(path.join(copy, 'config', 'medic.example.yaml'), 'utf8')) as {
+    service: { dataDir: string };
+    api: { listen: string };
+    inventory: { defaults?: { keyFile?: string }; hosts: Record<string, string | { keyFile?: string }> };
+  };
   config.service.dataDir = dataDir;
   config.api.listen = '127.0.0.1:0';
-  for (const h of Object.values(config.inventory.hosts)) h.keyFile = keyFile;
+  config.inventory.defaults = { ...config.inventory.defaults, keyFile };
+  for (const h of Object.values(config.inventory.hosts)) if (typeof h === 'object' && h.keyFile !== undefined) h.keyFile = keyFile;
   writeFileSync(file, YAML.stringify(config));
 }
 
