@@ -60,9 +60,9 @@ function env(): NodeJS.ProcessEnv {
   return e;
 }
 
-function medic(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function medic(args: string[], childEnv = env()): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: env(), timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { env: childEnv, timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
@@ -85,8 +85,8 @@ function configWith(name: string, change: (c: LabConfig) => void): string {
   return file;
 }
 
-async function doctorJson(configPath: string, extra: string[] = []): Promise<{ code: number; results: CheckResult[]; stderr: string }> {
-  const r = await medic(['doctor', '--json', '--config', configPath, ...extra]);
+async function doctorJson(configPath: string, extra: string[] = [], childEnv = env()): Promise<{ code: number; results: CheckResult[]; stderr: string }> {
+  const r = await medic(['doctor', '--json', '--config', configPath, ...extra], childEnv);
   let results: CheckResult[];
   try {
     results = JSON.parse(r.stdout) as CheckResult[];
@@ -148,6 +148,16 @@ test('planted faults (a wrong pinned host key, a missing tool): exactly those fa
   assert.equal(table.code, 1);
   assert.match(table.stdout, /^FAIL/);
   assert.match(table.stdout, /2 of \d+ checks failed/);
+});
+
+test('Temporal: a namespace that does not exist, and a server that does not answer, are failures of their own', async () => {
+  const missing = await doctorJson(lab.configPath, [], { ...env(), TEMPORAL_NAMESPACE: 'no-such-namespace' });
+  assert.deepEqual(failures(missing.results), ['namespace -']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.results.find((r) => r.check === 'namespace')?.fix ?? '', /namespace create no-such-namespace/);
+  const down = await doctorJson(lab.configPath, [], { ...env(), TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
+  assert.deepEqual(failures(down.results), ['temporal -']);
+  assert.equal(down.code, 1);
 });
 
 test(
