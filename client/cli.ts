@@ -12,6 +12,8 @@
  *   medic approve <run> --by NAME [--choice X] [--comment T]
  *   medic reject <run> --by NAME --reason T
  *   medic decide <run> retry|resolved|abort --by NAME [--choice run-again] [--comment T]
+ *   medic doctor [--notify]                      check hosts, tools, Temporal (and the notification URL) before the incident
+ *   medic doctor --scan HOST                     the host's keys as known_hosts lines with fingerprints, to verify and paste
  * <run> is the run ID: <runbook>/<target> (dry runs: dry-run/<runbook>/<target>).
  * Every command takes --json and --config FILE. Exit codes: 0 done, 1 failed or refused, 2 bad usage.
  */
@@ -22,6 +24,7 @@ import { configPathFrom, loadConfig } from '../config/load';
 import { classifyCheckMk, parseCheckMkLine } from '../parsers/checkmk';
 import type { RunState } from '../workflows/definitions';
 import { connectConfig } from './connection';
+import { formatDoctor, formatScan, runDoctor, scanHostKeys, scanTarget } from './doctor';
 import { checkDecision, checkRunId, describeRun, formatHistory, formatRuns, listRuns, RunDescription, runHistory, sendDecision } from './history';
 import { BadRequest, isRunbook, startRun, startRuns } from './runbooks';
 
@@ -104,7 +107,35 @@ function oneRun(rest: string[], usage: string): string {
   return rest[0];
 }
 
-const COMMANDS = ['alert', 'start', 'runs', 'list', 'show', 'status', 'history', 'watch', 'approve', 'reject', 'decide'];
+const COMMANDS = ['alert', 'start', 'runs', 'list', 'show', 'status', 'history', 'watch', 'approve', 'reject', 'decide', 'doctor'];
+
+/** `medic doctor`: needs no Temporal connection of its own (whether Temporal answers is one of its checks). */
+async function doctor(rest: string[], values: { json?: boolean; config?: string; notify?: boolean; scan?: string }): Promise<number> {
+  if (rest.length !== 0) throw new UsageError('usage: medic doctor [--json] [--notify] [--config FILE] | medic doctor --scan HOST');
+  if (values.scan !== undefined) {
+    // An address needs no configuration; an inventory name does (read only when there is one to read).
+    const file = values.config ?? configPathFrom([]);
+    let config;
+    try {
+      config = loadConfig(file);
+    } catch (err) {
+      if (values.config) throw err;
+    }
+    let target;
+    try {
+      target = scanTarget(config, values.scan);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const keys = await scanHostKeys(target.address, target.port);
+    if (values.json) console.log(JSON.stringify({ address: target.address, port: target.port, trusted: false, keys }, null, 2));
+    else console.log(`${target.note ? `# ${target.note}\n` : ''}${formatScan(target.address, target.port, keys)}`);
+    return keys.length ? 0 : 1;
+  }
+  const results = await runDoctor(loadConfig(values.config ?? configPathFrom([])), { notify: values.notify === true });
+  console.log(values.json ? JSON.stringify(results, null, 2) : formatDoctor(results));
+  return results.every((r) => r.ok) ? 0 : 1;
+}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -122,6 +153,8 @@ async function main(argv: string[]): Promise<number> {
         status: { type: 'string' },
         runbook: { type: 'string' },
         'dry-run': { type: 'boolean' },
+        notify: { type: 'boolean' },
+        scan: { type: 'string' },
       },
     });
   } catch (err) {
@@ -131,6 +164,8 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = positionals;
   const out = (human: string, data: unknown) => console.log(values.json ? JSON.stringify(data, null, 2) : human);
   if (!command || !COMMANDS.includes(command)) throw new UsageError(`usage: medic <${COMMANDS.join('|')}> ... (see the README)${command ? `; unknown command ${command}` : ''}`);
+
+  if (command === 'doctor') return doctor(rest, values);
 
   const { connectionOptions, namespace: envNamespace } = connectConfig();
   const config = loadConfig(values.config ?? configPathFrom([]));

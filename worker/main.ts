@@ -117,6 +117,14 @@ async function main(): Promise<void> {
   if (server?.uiUrl) console.log(`medic: Web UI ${server.uiUrl}`);
   console.log(`medic: API ${apiUrl}${file ? ` (tokens in ${file})` : ''}`);
   console.log(`medic: worker on task queue ${config.service.taskQueue}, namespace ${namespace}; Ctrl-C stops`);
+  // The fast part of `medic doctor` (client/doctor.ts), in the background once the API is up: a wrong host key,
+  // an unreachable host or a refused login is said now, not at the first incident. Never stops the service.
+  void import('../client/doctor')
+    .then(({ runDoctor }) => runDoctor(config, { fast: true, connectTimeoutSeconds: 5 }))
+    .then((results) => {
+      for (const r of results.filter((x) => !x.ok)) console.log(`medic: doctor: ${r.host ? `${r.host}: ` : ''}${r.detail}${r.fix ? `; fix: ${r.fix}` : ''}`);
+    })
+    .catch((err: unknown) => console.log(`medic: doctor: could not run: ${err instanceof Error ? err.message : String(err)}`));
 
   const stop = async (signal: string) => {
     if (stopping) return;
