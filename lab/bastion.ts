@@ -25,6 +25,8 @@ export interface BastionLabHandle {
   lab: LabHandle;
   /** The network namespace holding the nodes and the bastion. */
   netns: string;
+  /** The veth end in this namespace (the other end is in the lab's). */
+  veth: string;
   bastion: { name: string; address: string; port: number };
   /** The nodes' addresses inside the namespace (unreachable from here). */
   nodes: Record<string, { address: string; port: number }>;
@@ -260,6 +262,7 @@ export async function bastionLabUp(opts: BastionLabOptions): Promise<BastionLabH
     return {
       lab,
       netns: ns,
+      veth: `mbr${vethTag}`,
       bastion: { name: bastionName, address: bastionAddr, port: bastionPort },
       nodes,
       configPath,

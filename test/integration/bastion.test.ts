@@ -6,11 +6,13 @@
  * together with the connections running through it.
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { SshError, SshPool } from '../../activities/ssh';
 import { loadConfig } from '../../config/load';
 import type { Config, HostConfig } from '../../config/schema';
-import { bastionLabUp, type BastionLabHandle } from '../../lab/bastion';
+import { bastionLabUp, sweepStaleBastionNamespaces, type BastionLabHandle } from '../../lab/bastion';
 import { pidAlive } from '../../lab/store';
 import { eventually } from '../helpers/temporal';
 
@@ -185,5 +187,42 @@ test('a bastion that is down: the error names the jump host and its address', as
     assert.match(err.message, new RegExp(`^cannot reach ${NODE_A} through jump host ${BASTION} \\(${bl.bastion.address.replace(/\./g, '\\.')}:22\\): cannot connect to ${BASTION} .*ECONNREFUSED`));
   } finally {
     pool.close();
+  }
+});
+
+test('down() removes the namespace, its veth and the sshds in it', async () => {
+  const ns = bl.netns;
+  const pids = [...bl.sshdPids(NODE_A), ...bl.sshdPids(NODE_B)];
+  assert.ok(pids.length > 0 && pids.every(pidAlive));
+  await bl.down();
+  assert.ok(!execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(ns));
+  assert.ok(!execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).includes(bl.veth), 'the veth went with the namespace');
+  await eventually(async () => pids.filter(pidAlive), (alive) => alive.length === 0);
+});
+
+test("a namespace left by a killed earlier run (its creator's pid is gone) is swept", async () => {
+  const dead = spawn('/bin/true');
+  await once(dead, 'exit');
+  const ns = `medic-bst-${dead.pid}-abc123`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  const inside = spawn('ip', ['netns', 'exec', ns, 'sleep', '600'], { stdio: 'ignore' });
+  try {
+    await eventually(async () => execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }), (out) => out.trim() !== '');
+    const ours = `medic-bst-${process.pid}-def456`; // a live creator: kept
+    execFileSync('ip', ['netns', 'add', ours]);
+    try {
+      const swept = sweepStaleBastionNamespaces();
+      assert.ok(swept.includes(ns));
+      assert.ok(!swept.includes(ours));
+      const list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+      assert.ok(!list.includes(ns));
+      assert.ok(list.includes(ours));
+      await once(inside, 'exit');
+    } finally {
+      execFileSync('ip', ['netns', 'del', ours]);
+    }
+  } finally {
+    inside.kill('SIGKILL');
+    spawnSync('ip', ['netns', 'del', ns]);
   }
 });
