@@ -190,6 +190,19 @@ function rewriteSshdConfig(text: string, listen: string, pidFile: string, hostKe
     .join('\n');
 }
 
+/**
+ * Removes the namespace even when this process dies by SIGKILL (no exit hook runs): a shell blocked
+ * reading a pipe whose only writer is this process; EOF (our death) makes it kill the namespace's
+ * processes and delete it. The sweep at the next start covers a watchdog that was killed too.
+ */
+function startWatchdog(ns: string): number | undefined {
+  const script = `read _x; for p in $(ip netns pids ${ns}); do kill -9 "$p"; done; ip netns del ${ns}; exit 0`;
+  const child = spawn('/bin/sh', ['-c', script], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  child.unref();
+  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  return child.pid;
+}
+
 const liveNamespaces = new Set<string>();
 let exitHook = false;
 
@@ -202,9 +215,11 @@ export async function bastionLabUp(opts: BastionLabOptions): Promise<BastionLabH
   const [ourAddr, bastionAddr] = freeSubnet();
   const pids = new Map<string, number>();
   let downed = false;
+  let watchdog: number | undefined;
   const down = async () => {
     if (downed) return;
     downed = true;
+    if (watchdog) kill([watchdog], 'SIGKILL');
     removeNamespace(ns);
     liveNamespaces.delete(ns);
     await lab.down();
@@ -212,6 +227,7 @@ export async function bastionLabUp(opts: BastionLabOptions): Promise<BastionLabH
   try {
     ip('netns', 'add', ns);
     liveNamespaces.add(ns);
+    watchdog = startWatchdog(ns);
     if (!exitHook) {
       exitHook = true;
       process.on('exit', () => liveNamespaces.forEach(removeNamespace));

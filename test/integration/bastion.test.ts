@@ -8,6 +8,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
 import { after, before, test } from 'node:test';
 import { SshError, SshPool } from '../../activities/ssh';
 import { loadConfig } from '../../config/load';
@@ -224,5 +227,25 @@ test("a namespace left by a killed earlier run (its creator's pid is gone) is sw
   } finally {
     inside.kill('SIGKILL');
     spawnSync('ip', ['netns', 'del', ns]);
+  }
+});
+
+test('a run killed by SIGKILL leaves no namespace behind (its watchdog removes it)', async () => {
+  const mod = path.join(__dirname, '..', '..', 'lab', 'bastion.js');
+  const script = `require(${JSON.stringify(mod)}).bastionLabUp({ scenario: 'healthy' }).then((h) => { console.log(JSON.stringify({ ns: h.netns, dir: h.lab.dir })); setInterval(() => {}, 1e6); })`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let made: { ns: string; dir: string } | undefined;
+  try {
+    const [line] = (await once(readline.createInterface({ input: child.stdout! }), 'line')) as [string];
+    made = JSON.parse(line) as { ns: string; dir: string };
+    assert.ok(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(made.ns));
+    child.kill('SIGKILL');
+    await eventually(async () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), (list) => !list.includes(made!.ns));
+  } finally {
+    child.kill('SIGKILL');
+    if (made) {
+      spawnSync('ip', ['netns', 'del', made.ns]);
+      fs.rmSync(made.dir, { recursive: true, force: true });
+    }
   }
 });
