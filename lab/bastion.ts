@@ -3,7 +3,7 @@
 // The nodes' sshds (the lab's own configs, keys and tool wrappers, from labUp) run inside a network
 // namespace of their own, on that namespace's loopback: from the root namespace, where the service runs,
 // their addresses reach nothing. A bastion sshd runs inside the same namespace on a veth address
-// (TEST-NET-1, 192.0.2.0/24) whose other end is in the root namespace: the service reaches the bastion,
+// (a /30 of a documentation range that no route here covers) whose other end is in the root namespace: the service reaches the bastion,
 // and the bastion reaches the nodes. Everything is removed by down(), and a namespace left behind by a
 // killed earlier run (its creator's pid is gone) is swept by the next bastionLabUp.
 import { execFileSync, spawn } from 'node:child_process';
@@ -111,16 +111,38 @@ export function sweepStaleBastionNamespaces(): string[] {
   return swept;
 }
 
-/** A free /30 of TEST-NET-1 in this namespace: [our end, the namespace's end]. */
+const ipv4 = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+
+/**
+ * A /30 for the veth, [our end, the namespace's end], from the documentation ranges (TEST-NET-2 and -3,
+ * then TEST-NET-1), overlapping no route of this namespace: a machine may well sit on one of these
+ * ranges (here eth0 is on 192.0.2.0/24), and a more specific route would hide its neighbours.
+ */
 function freeSubnet(): [string, string] {
-  const used = ip('-o', '-4', 'addr', 'show');
-  for (let tries = 0; tries < 200; tries++) {
-    const base = 4 * Math.floor(Math.random() * 64);
-    const ours = `192.0.2.${base + 1}`;
-    const theirs = `192.0.2.${base + 2}`;
-    if (!used.includes(`${ours}/`) && !used.includes(`${theirs}/`)) return [ours, theirs];
+  const routes = ip('-o', '-4', 'route', 'show', 'table', 'all')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .flatMap((words) => {
+      // "192.0.2.0/24 dev eth0 ...", "local 127.0.0.0/8 dev lo ...": the destination, after the route type if any.
+      const dst = /^\d/.test(words[0] ?? '') ? words[0] : (words[1] ?? '');
+      const m = /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?$/.exec(dst);
+      if (!m) return [];
+      const bits = Number(m[2] ?? 32);
+      const size = 2 ** (32 - bits);
+      const start = Math.floor(ipv4(m[1]) / size) * size;
+      return [[start, start + size] as const];
+    });
+  const candidates: number[] = [];
+  for (const net of ['198.51.100.0', '203.0.113.0', '192.0.2.0']) {
+    for (let i = 0; i < 64; i++) {
+      const start = ipv4(net) + 4 * i;
+      if (!routes.some(([a, b]) => start < b && a < start + 4)) candidates.push(start);
+    }
   }
-  throw new Error('bastion lab: no free /30 in 192.0.2.0/24');
+  if (!candidates.length) throw new Error('bastion lab: no /30 free of routes in the documentation ranges');
+  const start = candidates[Math.floor(Math.random() * candidates.length)];
+  const dotted = (n: number) => [24, 16, 8, 0].map((sh) => (n >>> sh) & 255).join('.');
+  return [dotted(start + 1), dotted(start + 2)];
 }
 
 function procStat(pid: number): { comm: string; ppid: number } | undefined {
