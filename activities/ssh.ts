@@ -8,10 +8,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Client, ClientChannel } from 'ssh2';
+import { Client, ClientChannel, type ConnectConfig } from 'ssh2';
 import type { Config, HostConfig } from '../config/schema';
 import { CappedOutput } from './output-buffer';
 import { commandLine, RemoteCommand } from './command-line';
+import { jumpSocket } from './jump';
 import { ALREADY_STARTED, ALREADY_STARTED_MARK, journalWrapper, killLine, parseProbe, plainWrapper, probeLine, splitPid } from './journal';
 
 export interface ExecResult {
@@ -119,24 +120,34 @@ export class SshPool {
         if (keyRejected) reject(new SshError(keyRejected, 'host-key'));
         else if (err.level === 'client-authentication') {
           reject(new SshError(`${name} (${host.address}:${host.port}) refused the service's SSH key for user ${host.user}: ${err.message}; retrying will not help (the key must be in the host's authorized_keys)`, 'auth'));
-        } else reject(new SshError(`cannot connect to ${name} (${host.address}:${host.port}): ${err.message}`, 'connect'));
+        } else reject(new SshError(`cannot connect to ${name} (${host.address}:${host.port})${host.jump ? ` through jump host ${host.jump}` : ''}: ${err.message}`, 'connect'));
       });
       client.on('close', drop);
       client.on('end', drop);
-      client.connect({
+      const options: ConnectConfig = {
         host: host.address,
         port: host.port,
         username: host.user,
         privateKey: host.keyFile === undefined ? undefined : readKey(host.keyFile),
         readyTimeout: this.config.ssh.connectTimeoutSeconds * 1000,
-        keepaliveInterval: 15_000,
+        // A connection that stops answering (OpenSSH's ServerAliveInterval/CountMax) errors and closes: the pool drops it.
+        keepaliveInterval: this.config.ssh.keepaliveIntervalSeconds * 1000,
+        keepaliveCountMax: this.config.ssh.keepaliveCountMax,
         hostVerifier: (key: Buffer) => {
           if (host.insecureAcceptAnyHostKey) return true;
           if (host.hostKey && keyBlob(host.hostKey).equals(key)) return true;
           keyRejected = `host key of ${name} (${host.address}:${host.port}) does not match the pinned key: refusing to connect`;
           return false;
         },
-      });
+      };
+      if (host.jump === undefined) client.connect(options);
+      else {
+        // Behind a jump host: over a channel of the pool's own connection to it (activities/jump.ts).
+        const jumpClient = this.connect(host.jump);
+        jumpSocket({ name, host, jumpName: host.jump, jumpHost: this.host(host.jump), jumpClient, timeoutMs: options.readyTimeout ?? 10_000 })
+          .then((sock) => client.connect({ ...options, sock }))
+          .catch(reject);
+      }
     });
     this.conns.set(name, { client, ready });
     // A failed connection is never cached: the next command tries afresh.

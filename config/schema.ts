@@ -273,6 +273,10 @@ export const ConfigSchema = z
         connectTimeoutSeconds: z.number().positive().default(10),
         commandTimeoutSeconds: z.number().positive().default(1800),
         maxConcurrentPerHost: z.number().int().positive().default(4),
+        /** Keep-alive probes on every connection every this many seconds (OpenSSH's ServerAliveInterval); 0: none. */
+        keepaliveIntervalSeconds: z.number().min(0).default(15),
+        /** Unanswered probes in a row after which the connection counts as dead and is replaced (ServerAliveCountMax). */
+        keepaliveCountMax: z.number().int().positive().default(3),
         outputCapBytes: z.number().int().min(1024).default(65536),
         /**
          * On each host: where commands that change something keep their journal (exit status and output,
@@ -286,7 +290,7 @@ export const ConfigSchema = z
         heartbeatTimeout: duration.default('30s'),
       })
       .strict()
-      .default({ connectTimeoutSeconds: 10, commandTimeoutSeconds: 1800, maxConcurrentPerHost: 4, outputCapBytes: 65536, journalDir: '/var/tmp/replication-medic', heartbeatTimeout: '30s' }),
+      .default({ connectTimeoutSeconds: 10, commandTimeoutSeconds: 1800, maxConcurrentPerHost: 4, keepaliveIntervalSeconds: 15, keepaliveCountMax: 3, outputCapBytes: 65536, journalDir: '/var/tmp/replication-medic', heartbeatTimeout: '30s' }),
     inventory: z
       .object({
         controlNode: hostName,
