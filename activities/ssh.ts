@@ -7,11 +7,12 @@
  * connection or a lost worker.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Client, ClientChannel } from 'ssh2';
 import type { Config, HostConfig } from '../config/schema';
 import { CappedOutput } from './output-buffer';
 import { commandLine, RemoteCommand } from './command-line';
+import { authOptions } from './ssh-auth';
+import { checkSudo, sudoCommand } from './sudo';
 import { ALREADY_STARTED, ALREADY_STARTED_MARK, journalWrapper, killLine, parseProbe, plainWrapper, probeLine, splitPid } from './journal';
 
 export interface ExecResult {
@@ -35,7 +36,7 @@ export interface ExecResult {
 type RawResult = Omit<ExecResult, 'host' | 'command' | 'recovered'>;
 const EMPTY: RawResult = { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, disconnected: false, timedOut: false, durationMs: 0 };
 
-export type SshErrorKind = 'unknown-host' | 'host-key' | 'auth' | 'connect' | 'unsafe-command' | 'cancelled' | 'not-started' | 'outcome-unknown';
+export type SshErrorKind = 'unknown-host' | 'host-key' | 'auth' | 'connect' | 'unsafe-command' | 'cancelled' | 'not-started' | 'outcome-unknown' | 'sudo';
 
 export class SshError extends Error {
   constructor(message: string, readonly kind: SshErrorKind) {
@@ -54,14 +55,6 @@ export interface ExecOptions {
 /** Base64 blob of a public key line "type AAAA... comment". */
 function keyBlob(line: string): Buffer {
   return Buffer.from(line.trim().split(/\s+/)[1] ?? '', 'base64');
-}
-
-function readKey(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new SshError(`cannot read the SSH key ${file}: ${(err as Error).message}`, 'connect');
-  }
 }
 
 class Semaphore {
@@ -127,7 +120,7 @@ export class SshPool {
         host: host.address,
         port: host.port,
         username: host.user,
-        privateKey: host.keyFile === undefined ? undefined : readKey(host.keyFile),
+        ...authOptions(name, host),
         readyTimeout: this.config.ssh.connectTimeoutSeconds * 1000,
         keepaliveInterval: 15_000,
         hostVerifier: (key: Buffer) => {
@@ -147,20 +140,24 @@ export class SshPool {
   }
 
   async exec(hostName: string, cmd: RemoteCommand, opts: ExecOptions = {}): Promise<ExecResult> {
+    const host = this.host(hostName);
     let line: string;
     try {
-      line = commandLine(cmd);
+      line = commandLine(sudoCommand(host, cmd));
     } catch (err) {
       throw new SshError((err as Error).message, 'unsafe-command');
     }
-    this.host(hostName);
     let slots = this.slots.get(hostName);
     if (!slots) this.slots.set(hostName, (slots = new Semaphore(this.config.ssh.maxConcurrentPerHost)));
     const release = await slots.acquire();
     try {
       if (opts.signal?.aborted) throw new SshError('cancelled before start', 'cancelled');
       const timeoutMs = opts.timeoutMs ?? this.config.ssh.commandTimeoutSeconds * 1000;
-      if (opts.journal) return await this.execJournaled(hostName, line, cmd.stdin, opts.journal, timeoutMs, opts.signal);
+      if (opts.journal) {
+        const jr = await this.execJournaled(hostName, line, cmd.stdin, opts.journal, timeoutMs, opts.signal);
+        checkSudo(hostName, host, cmd.argv, jr);
+        return jr;
+      }
       const client = await this.connect(hostName);
       const tag = `t${randomBytes(8).toString('hex')}`;
       let pid: number | undefined;
@@ -169,7 +166,9 @@ export class SshPool {
         end: () => this.kill(hostName, killLine(pid, tag)),
       });
       const split = splitPid(r.stderr, tag);
-      return { ...r, host: hostName, command: line, stderr: split ? split.rest : r.stderr };
+      const result = { ...r, host: hostName, command: line, stderr: split ? split.rest : r.stderr };
+      checkSudo(hostName, host, cmd.argv, result);
+      return result;
     } finally {
       release();
     }
