@@ -32,7 +32,8 @@ export function sudoCommand(host: Pick<HostConfig, 'sudo'>, cmd: RemoteCommand):
  * ran nothing.
  */
 const REFUSALS: { re: RegExp; fix: string }[] = [
-  { re: /^sudo: (?:a password is required|a terminal is required to read the password\b.*|sorry, you must have a tty to run sudo)$/m, fix: 'the rule needs a password: give the command NOPASSWD (and no requiretty) in the sudoers' },
+  { re: /^sudo: (?:a password is required|a terminal is required to read the password\b.*|sorry, you must have a tty to run sudo)$/m, // sudo -n says this both for a rule without NOPASSWD and for a path that no rule allows (it would authenticate first).
+    fix: 'sudo wants a password: the rule lacks NOPASSWD, or no rule allows this exact path (or requiretty is set); give this path NOPASSWD in the sudoers' },
   { re: /^(?:Sorry, user \S+ is not allowed to execute .*|(?:sudo: )?\S+ is not in the sudoers file\b.*)$/m, fix: 'the sudoers do not allow this command: add its exact path to the NOPASSWD rule' },
   { re: /^sudo: \S+: command not found$/m, fix: 'the path does not exist on the host: fix the configured path' },
 ];
