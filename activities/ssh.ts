@@ -7,12 +7,13 @@
  * connection or a lost worker.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Client, ClientChannel, type ConnectConfig } from 'ssh2';
 import type { Config, HostConfig } from '../config/schema';
 import { CappedOutput } from './output-buffer';
 import { commandLine, RemoteCommand } from './command-line';
 import { jumpSocket } from './jump';
+import { authOptions } from './ssh-auth';
+import { checkSudo, sudoCommand } from './sudo';
 import { ALREADY_STARTED, ALREADY_STARTED_MARK, journalWrapper, killLine, parseProbe, plainWrapper, probeLine, splitPid } from './journal';
 
 export interface ExecResult {
@@ -36,7 +37,7 @@ export interface ExecResult {
 type RawResult = Omit<ExecResult, 'host' | 'command' | 'recovered'>;
 const EMPTY: RawResult = { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, disconnected: false, timedOut: false, durationMs: 0 };
 
-export type SshErrorKind = 'unknown-host' | 'host-key' | 'auth' | 'connect' | 'unsafe-command' | 'cancelled' | 'not-started' | 'outcome-unknown';
+export type SshErrorKind = 'unknown-host' | 'host-key' | 'auth' | 'connect' | 'unsafe-command' | 'cancelled' | 'not-started' | 'outcome-unknown' | 'sudo';
 
 export class SshError extends Error {
   constructor(message: string, readonly kind: SshErrorKind) {
@@ -55,14 +56,6 @@ export interface ExecOptions {
 /** Base64 blob of a public key line "type AAAA... comment". */
 function keyBlob(line: string): Buffer {
   return Buffer.from(line.trim().split(/\s+/)[1] ?? '', 'base64');
-}
-
-function readKey(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new SshError(`cannot read the SSH key ${file}: ${(err as Error).message}`, 'connect');
-  }
 }
 
 class Semaphore {
@@ -128,7 +121,7 @@ export class SshPool {
         host: host.address,
         port: host.port,
         username: host.user,
-        privateKey: host.keyFile === undefined ? undefined : readKey(host.keyFile),
+        ...authOptions(name, host),
         readyTimeout: this.config.ssh.connectTimeoutSeconds * 1000,
         // A connection that stops answering (OpenSSH's ServerAliveInterval/CountMax) errors and closes: the pool drops it.
         keepaliveInterval: this.config.ssh.keepaliveIntervalSeconds * 1000,
@@ -158,20 +151,24 @@ export class SshPool {
   }
 
   async exec(hostName: string, cmd: RemoteCommand, opts: ExecOptions = {}): Promise<ExecResult> {
+    const host = this.host(hostName);
     let line: string;
     try {
-      line = commandLine(cmd);
+      line = commandLine(sudoCommand(host, cmd));
     } catch (err) {
       throw new SshError((err as Error).message, 'unsafe-command');
     }
-    this.host(hostName);
     let slots = this.slots.get(hostName);
     if (!slots) this.slots.set(hostName, (slots = new Semaphore(this.config.ssh.maxConcurrentPerHost)));
     const release = await slots.acquire();
     try {
       if (opts.signal?.aborted) throw new SshError('cancelled before start', 'cancelled');
       const timeoutMs = opts.timeoutMs ?? this.config.ssh.commandTimeoutSeconds * 1000;
-      if (opts.journal) return await this.execJournaled(hostName, line, cmd.stdin, opts.journal, timeoutMs, opts.signal);
+      if (opts.journal) {
+        const jr = await this.execJournaled(hostName, line, cmd.stdin, opts.journal, timeoutMs, opts.signal);
+        checkSudo(hostName, host, cmd.argv, jr);
+        return jr;
+      }
       const client = await this.connect(hostName);
       const tag = `t${randomBytes(8).toString('hex')}`;
       let pid: number | undefined;
@@ -180,7 +177,9 @@ export class SshPool {
         end: () => this.kill(hostName, killLine(pid, tag)),
       });
       const split = splitPid(r.stderr, tag);
-      return { ...r, host: hostName, command: line, stderr: split ? split.rest : r.stderr };
+      const result = { ...r, host: hostName, command: line, stderr: split ? split.rest : r.stderr };
+      checkSudo(hostName, host, cmd.argv, result);
+      return result;
     } finally {
       release();
     }

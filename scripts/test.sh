@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh          # npm packages, Temporal binaries, tsc (strict type check)
 bash scripts/install-sshd.sh       # the lab's nodes are real OpenSSH servers
+bash scripts/install-sudo.sh       # the sudo tests run Debian's real sudo for an unprivileged lab user
 bash scripts/install-alertmanager.sh  # the webhook end-to-end tests run a real Alertmanager
 bash scripts/install-galera.sh     # test/galera runs real MariaDB Galera nodes
 echo "test: lint" >&2
