@@ -78,9 +78,10 @@ function commandProxies(heartbeatTimeout: string) {
 }
 /**
  * The activity failure types after which a changing command is known not to have started (a retry may
- * start it anew): refused before it was sent. `Ssh:connect` is not one: it may come after the command was sent.
+ * start it anew): refused before it was sent, or refused by sudo on the host before the command ran (the
+ * journal entry holds sudo's refusal; a retry takes a new key). `Ssh:connect` is not one: it may come after the command was sent.
  */
-const SETTLED = ['Ssh:not-started', 'Ssh:unsafe-command', 'Ssh:unknown-host', 'Ssh:host-key', 'Ssh:auth'];
+const SETTLED = ['Ssh:not-started', 'Ssh:unsafe-command', 'Ssh:unknown-host', 'Ssh:host-key', 'Ssh:auth', 'Ssh:sudo'];
 const NOTIFY_RETRY: RetryPolicy = { maximumAttempts: 8, initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' };
 const notifying = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: NOTIFY_RETRY });
 /**
