@@ -12,6 +12,7 @@ import { Client, ClientChannel } from 'ssh2';
 import type { Config, HostConfig } from '../config/schema';
 import { CappedOutput } from './output-buffer';
 import { commandLine, RemoteCommand } from './command-line';
+import { hostKeyPolicy } from './host-keys';
 import { ALREADY_STARTED, ALREADY_STARTED_MARK, journalWrapper, killLine, parseProbe, plainWrapper, probeLine, splitPid } from './journal';
 
 export interface ExecResult {
@@ -49,11 +50,6 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** A command that changes something: its journal key on the host (made by the workflow; the same on every attempt). */
   journal?: string;
-}
-
-/** Base64 blob of a public key line "type AAAA... comment". */
-function keyBlob(line: string): Buffer {
-  return Buffer.from(line.trim().split(/\s+/)[1] ?? '', 'base64');
 }
 
 function readKey(file: string): Buffer {
@@ -103,6 +99,8 @@ export class SshPool {
     if (existing) return existing.ready;
     const host = this.host(name);
     const client = new Client();
+    // The pinned key, else the known_hosts files (read now, so an edited file applies to the next connection).
+    const hostKeys = hostKeyPolicy(name, host);
     let keyRejected: string | undefined;
     const ready = new Promise<Client>((resolve, reject) => {
       const drop = () => {
@@ -130,11 +128,10 @@ export class SshPool {
         privateKey: host.keyFile === undefined ? undefined : readKey(host.keyFile),
         readyTimeout: this.config.ssh.connectTimeoutSeconds * 1000,
         keepaliveInterval: 15_000,
+        ...(hostKeys.serverHostKey ? { algorithms: { serverHostKey: hostKeys.serverHostKey } } : {}),
         hostVerifier: (key: Buffer) => {
-          if (host.insecureAcceptAnyHostKey) return true;
-          if (host.hostKey && keyBlob(host.hostKey).equals(key)) return true;
-          keyRejected = `host key of ${name} (${host.address}:${host.port}) does not match the pinned key: refusing to connect`;
-          return false;
+          keyRejected = hostKeys.check(key);
+          return keyRejected === undefined;
         },
       });
     });
