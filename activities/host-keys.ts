@@ -190,7 +190,7 @@ export function hostKeyPolicy(name: string, host: HostConfig): HostKeyPolicy {
       }
       if (plain.length) {
         const have = plain.map((e) => `${described(e.key)} (${where(e)})`).join(', ');
-        return `host key of ${who} is ${described(key)}, but ${files} hold no ${type} key for ${lookup.join(' or ')}, only ${have}; refusing to connect (verify and add the host's ${type} key)${notes}`;
+        return `host key of ${who} is ${described(key)}, but no ${type} key for ${lookup.join(' or ')} is in ${files}, only ${have}; refusing to connect (verify and add the host's ${type} key)${notes}`;
       }
       if (authorities.length) {
         return `host key of ${who} (${described(key)}) is vouched for only by @cert-authority entries (${authorities.map(where).join(', ')}), and host certificates are not supported (ssh2 cannot verify them): add the host's own key to ${files}; refusing to connect${notes}`;
