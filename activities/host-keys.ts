@@ -178,7 +178,8 @@ export function hostKeyPolicy(name: string, host: HostConfig): HostKeyPolicy {
       if (host.insecureAcceptAnyHostKey) return undefined;
       if (pinned) {
         if (pinned.equals(key)) return undefined;
-        return `host key of ${who} does not match the pinned key: offered ${described(key)}, pinned ${described(pinned)}; refusing to connect`;
+        // "does not match the pinned key: refusing to connect" first: the wording operators and tests already know.
+        return `host key of ${who} does not match the pinned key: refusing to connect (offered ${described(key)}, pinned ${described(pinned)})`;
       }
       if (host.knownHostsFiles.length === 0) return `host key of ${who} cannot be checked: no pinned hostKey and no knownHostsFiles; refusing to connect`;
       if (plain.some((e) => e.key.equals(key))) return undefined;
