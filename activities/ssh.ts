@@ -14,6 +14,7 @@ import { commandLine, RemoteCommand } from './command-line';
 import { jumpSocket } from './jump';
 import { authOptions } from './ssh-auth';
 import { checkSudo, sudoCommand } from './sudo';
+import { hostKeyPolicy } from './host-keys';
 import { ALREADY_STARTED, ALREADY_STARTED_MARK, journalWrapper, killLine, parseProbe, plainWrapper, probeLine, splitPid } from './journal';
 
 export interface ExecResult {
@@ -51,11 +52,6 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** A command that changes something: its journal key on the host (made by the workflow; the same on every attempt). */
   journal?: string;
-}
-
-/** Base64 blob of a public key line "type AAAA... comment". */
-function keyBlob(line: string): Buffer {
-  return Buffer.from(line.trim().split(/\s+/)[1] ?? '', 'base64');
 }
 
 class Semaphore {
@@ -97,6 +93,8 @@ export class SshPool {
     if (existing) return existing.ready;
     const host = this.host(name);
     const client = new Client();
+    // The pinned key, else the known_hosts files (read now, so an edited file applies to the next connection).
+    const hostKeys = hostKeyPolicy(name, host);
     let keyRejected: string | undefined;
     const ready = new Promise<Client>((resolve, reject) => {
       const drop = () => {
@@ -126,11 +124,10 @@ export class SshPool {
         // A connection that stops answering (OpenSSH's ServerAliveInterval/CountMax) errors and closes: the pool drops it.
         keepaliveInterval: this.config.ssh.keepaliveIntervalSeconds * 1000,
         keepaliveCountMax: this.config.ssh.keepaliveCountMax,
+        ...(hostKeys.serverHostKey ? { algorithms: { serverHostKey: hostKeys.serverHostKey } } : {}),
         hostVerifier: (key: Buffer) => {
-          if (host.insecureAcceptAnyHostKey) return true;
-          if (host.hostKey && keyBlob(host.hostKey).equals(key)) return true;
-          keyRejected = `host key of ${name} (${host.address}:${host.port}) does not match the pinned key: refusing to connect`;
-          return false;
+          keyRejected = hostKeys.check(key);
+          return keyRejected === undefined;
         },
       };
       if (host.jump === undefined) client.connect(options);

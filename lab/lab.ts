@@ -63,6 +63,11 @@ export interface LabUpOptions {
    * lab/bench-tools.ts (any service `<svc>`, instance `<svc>-1`, slave and main on the two 675 hosts).
    */
   tools?: 'simulated' | 'bench';
+  /**
+   * Host key types each node's sshd has besides ed25519 (`nodes/<n>/host_<type>_key{,.pub}`), for
+   * tests of known_hosts files with several key types per host. Default none.
+   */
+  extraHostKeyTypes?: ('ecdsa' | 'rsa')[];
 }
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -111,9 +116,9 @@ function ensureSshd(): void {
   if (!fs.existsSync(SSHD)) throw new Error(`lab: ${SSHD} is missing; run scripts/install-sshd.sh`);
 }
 
-function keygen(file: string, comment: string): Promise<void> {
+function keygen(file: string, comment: string, type = 'ed25519'): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], (err) => (err ? reject(err) : resolve()));
+    execFile('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', comment, '-f', file], (err) => (err ? reject(err) : resolve()));
   });
 }
 
@@ -154,6 +159,8 @@ function sshdConfig(dir: string, node: string, address: string, port: number): s
     `# lab sshd for node ${node}`,
     `ListenAddress ${address}:${port}`,
     `HostKey ${nd}/host_ed25519_key`,
+    // The extra host key types of LabUpOptions.extraHostKeyTypes, when made.
+    ...['ecdsa', 'rsa'].filter((t) => fs.existsSync(`${nd}/host_${t}_key`)).map((t) => `HostKey ${nd}/host_${t}_key`),
     `PidFile ${nd}/sshd.pid`,
     `AuthorizedKeysFile ${dir}/keys/authorized_keys`,
     'UsePAM no',
@@ -452,7 +459,11 @@ export async function labUp(opts: LabUpOptions): Promise<LabHandle> {
   fs.mkdirSync('/run/sshd', { recursive: true });
 
   const clientKey = path.join(dir, 'keys', 'id_ed25519');
-  await Promise.all([keygen(clientKey, 'medic-lab-client'), ...names.map((n) => keygen(path.join(dir, 'nodes', n, 'host_ed25519_key'), `lab-host-${n}`))]);
+  await Promise.all([
+    keygen(clientKey, 'medic-lab-client'),
+    ...names.map((n) => keygen(path.join(dir, 'nodes', n, 'host_ed25519_key'), `lab-host-${n}`)),
+    ...(opts.extraHostKeyTypes ?? []).flatMap((t) => names.map((n) => keygen(path.join(dir, 'nodes', n, `host_${t}_key`), `lab-host-${n}`, t))),
+  ]);
   fs.copyFileSync(`${clientKey}.pub`, path.join(dir, 'keys', 'authorized_keys'));
   const hostKeys: Record<string, string> = {};
   for (const n of names) hostKeys[n] = publicKeyLine(path.join(dir, 'nodes', n, 'host_ed25519_key'));
