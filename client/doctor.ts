@@ -133,27 +133,36 @@ async function checkHost(name: string, host: HostConfig, pool: SshPool, plain: S
   const results: CheckResult[] = [];
   const exec = (p: SshPool, cmd: RemoteCommand) => p.exec(name, cmd, { timeoutMs });
   const via = `${host.user}@${host.address}:${host.port}${host.jump ? ` via ${host.jump}` : ''}`;
-  // One trivial command through the pool: TCP, the SSH handshake, the host key, the login, and (on a
-  // sudo host, where the pool runs it as `sudo -n -- true`) sudo.
+  // One trivial command as the login user: TCP, the SSH handshake, the host key, the login. Not under
+  // sudo: `sudo -n -- true` would need `true` in the sudoers, which a rule of exact tool paths (as it
+  // should be) does not allow.
   try {
-    const r = await exec(pool, { argv: ['true'] });
+    const r = await exec(plain, { argv: ['true'] });
     if (r.exitCode !== 0) {
-      const what = host.sudo ? 'sudo -n true' : 'true';
-      results.push({ check: host.sudo ? 'sudo' : 'ssh', host: name, ok: false, detail: `\`${what}\` exited ${r.exitCode ?? r.signal ?? 'without a status'}: ${oneLine(r.stderr) || 'no output'}`, fix: host.sudo ? `give ${host.user} passwordless sudo (NOPASSWD) for the tool paths on ${name}, or set sudo: false` : `see why \`true\` fails for ${host.user} on ${name} (login shell?)` });
+      results.push({ check: 'ssh', host: name, ok: false, detail: `\`true\` exited ${r.exitCode ?? r.signal ?? 'without a status'}: ${oneLine(r.stderr) || 'no output'}`, fix: `see why \`true\` fails for ${host.user} on ${name} (login shell?)` });
       return results;
     }
     results.push({ check: 'ssh', host: name, ok: true, detail: `${via}: reachable, host key verified, login accepted` });
-    if (host.sudo) results.push({ check: 'sudo', host: name, ok: true, detail: `sudo -n true works for ${host.user}` });
   } catch (err) {
     if (!(err instanceof SshError)) throw err;
-    // 'sudo' compared as a string: the kind arrives with the pool's sudo support.
-    if ((err.kind as string) === 'sudo') {
-      results.push({ check: 'ssh', host: name, ok: true, detail: `${via}: reachable, host key verified, login accepted` });
-      results.push({ check: 'sudo', host: name, ok: false, detail: `${oneLine(err.message)} (tool checks skipped)`, fix: `give ${host.user} passwordless sudo (NOPASSWD) for the tool paths on ${name}, or set sudo: false if it logs in as root` });
-    } else {
-      results.push({ check: 'ssh', host: name, ok: false, detail: `${via}: ${oneLine(err.message)}${fast ? '' : ' (other checks of this host skipped)'}`, fix: fixOfSsh(err, name, host) });
-    }
+    results.push({ check: 'ssh', host: name, ok: false, detail: `${via}: ${oneLine(err.message)}${fast ? '' : ' (other checks of this host skipped)'}`, fix: fixOfSsh(err, name, host) });
     return results;
+  }
+  if (host.sudo) {
+    // `sudo -n -l`: whether the user has sudo without a password at all (sudo's default listpw=any: some
+    // NOPASSWD rule), without running anything; which paths it allows is the tool checks' question.
+    const fix = `give ${host.user} passwordless sudo on ${name}: "${host.user} ALL=(root) NOPASSWD: <the tool paths>" in /etc/sudoers.d/ (or set sudo: false if it logs in as root)`;
+    try {
+      const r = await exec(plain, { argv: ['sudo', '-n', '-l'] });
+      if (r.exitCode === 0) results.push({ check: 'sudo', host: name, ok: true, detail: `sudo -n -l works for ${host.user} (no password asked)` });
+      else {
+        results.push({ check: 'sudo', host: name, ok: false, detail: `\`sudo -n -l\` as ${host.user} exited ${r.exitCode ?? r.signal ?? 'without a status'}: ${oneLine(r.stderr, 200) || 'no output'} (tool checks skipped)`, fix: r.exitCode === 127 ? `install sudo on ${name}, or set sudo: false if ${host.user} is root` : fix });
+        return results;
+      }
+    } catch (err) {
+      results.push({ check: 'sudo', host: name, ok: false, detail: `not checked: ${oneLine((err as Error).message)}`, fix });
+      return results;
+    }
   }
   if (fast) return results;
 

@@ -16,7 +16,8 @@ import YAML from 'yaml';
 import type { CheckResult } from '../../client/doctor';
 import { toolsByHost } from '../../client/doctor';
 import { parseConfig } from '../../config/load';
-import { freePort, labUp, LabHandle, REPO_ROOT } from '../../lab/lab';
+import { freePort, labUp, LabHandle, REPO_ROOT, TOOL_PATH_KEYS } from '../../lab/lab';
+import { LAB_SUDO_USER, LabSudo, labSudo } from '../../lab/sudo';
 import { temporalBinaries } from '../../worker/binaries';
 import { DevServer, startDevServer } from '../../worker/devserver';
 
@@ -25,11 +26,14 @@ const MAIN = path.join(REPO_ROOT, 'dist', 'worker', 'main.js');
 const CONTROL = 'vkt-control-01';
 /** The host whose pinned key is planted wrong. */
 const WRONG_KEY = 'vkt-4vm-879-standart-02';
-/** The host whose sudo rule is planted broken (once sudo support is in the pool and the lab). */
+/** The host that logs in as the unprivileged lab user with sudo (its rule planted broken in one case). */
 const SUDO_HOST = 'mc-b';
 const MISSING_TOOL = '/nonexistent/medic-doctor/orch_topo.sh';
 
 let lab: LabHandle;
+/** The sudoers drop-in for SUDO_HOST's login user: every lab tool path, NOPASSWD (cases change it and put it back). */
+let sudo: LabSudo | undefined;
+let toolPaths: string[];
 let server: DevServer;
 let tmp: string;
 /** A valid host key line that is no lab node's key. */
@@ -47,9 +51,13 @@ before(async () => {
   if (serverR.status === 'fulfilled') server = serverR.value;
   if (labR.status === 'rejected') throw labR.reason;
   if (serverR.status === 'rejected') throw serverR.reason;
+  toolPaths = Object.values(TOOL_PATH_KEYS).map(labPath);
+  sudo = labSudo(lab.dir, { paths: toolPaths });
 });
 
 after(async () => {
+  // The drop-in goes even when a case failed, before the lab dir it names.
+  sudo?.remove();
   await Promise.all([lab?.down(), server?.stop()]);
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -95,6 +103,9 @@ async function doctorJson(configPath: string, extra: string[] = [], childEnv = e
   }
   return { code: r.code, results, stderr: r.stderr };
 }
+
+/** A `paths.*` value of the lab's config. */
+const labPath = (key: string): string => (lab.config.paths as Record<string, string>)[key];
 
 const failures = (rs: CheckResult[]) => rs.filter((r) => !r.ok).map((r) => `${r.check} ${r.host ?? '-'}`).sort();
 
@@ -160,21 +171,67 @@ test('Temporal: a namespace that does not exist, and a server that does not answ
   assert.equal(down.code, 1);
 });
 
-test(
-  'planted faults with a broken sudo rule: exactly the three failures, exit 1',
-  { todo: 'sudo support (issue 14 item 5: sudo -n in the pool, SshError kind sudo, sudo in the lab) is not on this branch' },
-  async () => {
+/** The lab's config with SUDO_HOST logging in as the lab's unprivileged user with `sudo: true`. */
+function withSudoHost(c: LabConfig): void {
+  c.inventory.hosts[SUDO_HOST].user = (sudo as LabSudo).user;
+  c.inventory.hosts[SUDO_HOST].sudo = true;
+}
+
+test('a sudo host (unprivileged login, a NOPASSWD rule of exactly the tool paths): the sudo check and its tool checks pass, exit 0', async () => {
+  const file = configWith('sudo-healthy', withSudoHost);
+  const { code, results, stderr } = await doctorJson(file);
+  assert.deepEqual(failures(results), [], JSON.stringify(results.filter((r) => !r.ok), null, 2));
+  assert.equal(code, 0, stderr);
+  const of = (check: string) => results.find((r) => r.check === check && r.host === SUDO_HOST);
+  assert.match(of('ssh')?.detail ?? '', new RegExp(`^${LAB_SUDO_USER}@`));
+  assert.equal(of('sudo')?.ok, true);
+  // The tool checks ran (as `sudo -n -l <path>`) and found every path the manticore runbook runs on it.
+  assert.match(of('tool')?.detail ?? '', /tool paths found \(.*manticoreNewCluster/);
+  // The same tool checks find a path outside the rule: one tool failure, the sudo check still passes.
+  const s = sudo as LabSudo;
+  const mysql = labPath('mysql');
+  s.setRule({ paths: toolPaths.filter((p) => p !== mysql) });
+  try {
+    const narrow = await doctorJson(file);
+    assert.deepEqual(failures(narrow.results), [`tool ${SUDO_HOST}`], JSON.stringify(narrow.results.filter((r) => !r.ok), null, 2));
+    const tool = narrow.results.find((r) => r.check === 'tool' && r.host === SUDO_HOST && !r.ok);
+    assert.match(tool?.detail ?? '', new RegExp(`paths\\.mysql \\(${mysql}\\).*not allowed or not found by sudo`));
+    assert.match(tool?.fix ?? '', /sudoers rule/);
+    assert.equal(narrow.code, 1);
+  } finally {
+    s.setRule({ paths: toolPaths });
+  }
+});
+
+test('planted faults: wrong host key, missing tool AND a broken sudo rule give exactly three failures, each with its fix, exit 1', async () => {
+  const s = sudo as LabSudo;
+  // The rule lacks NOPASSWD: `sudo -n` refuses everything (it would ask for a password).
+  s.setRule({ paths: toolPaths, nopasswd: false });
+  try {
     const file = configWith('faults-sudo', (c) => {
       c.inventory.hosts[WRONG_KEY].hostKey = strangerHostKey;
       c.paths.orchTopo = MISSING_TOOL;
-      // sudo on a host whose sudoers allows nothing without a password for the login user.
-      c.inventory.hosts[SUDO_HOST].sudo = true;
+      withSudoHost(c);
     });
     const { code, results } = await doctorJson(file);
-    assert.deepEqual(failures(results), [`ssh ${WRONG_KEY}`, `sudo ${SUDO_HOST}`, `tool ${CONTROL}`]);
+    assert.deepEqual(failures(results), [`ssh ${WRONG_KEY}`, `sudo ${SUDO_HOST}`, `tool ${CONTROL}`], JSON.stringify(results.filter((r) => !r.ok), null, 2));
     assert.equal(code, 1);
-  },
-);
+    for (const r of results.filter((x) => !x.ok)) assert.ok(r.fix, `${r.check} ${r.host ?? '-'} has no fix`);
+    // The login itself worked; sudo's own answer is shown, and the fix says NOPASSWD.
+    assert.equal(results.find((r) => r.check === 'ssh' && r.host === SUDO_HOST)?.ok, true);
+    const bad = results.find((r) => r.check === 'sudo' && r.host === SUDO_HOST);
+    assert.match(bad?.detail ?? '', /a password is required/);
+    assert.match(bad?.fix ?? '', new RegExp(`${LAB_SUDO_USER} ALL=\\(root\\) NOPASSWD`));
+    // Its tool checks were skipped (they would all fail for the same reason), not reported as failures.
+    assert.equal(results.filter((r) => r.check === 'tool' && r.host === SUDO_HOST).length, 0);
+    const table = await medic(['doctor', '--config', file]);
+    assert.equal(table.code, 1);
+    assert.match(table.stdout, /3 of \d+ checks failed/);
+    assert.equal(table.stdout.match(/^ {6}fix: /gm)?.length, 3, table.stdout);
+  } finally {
+    s.setRule({ paths: toolPaths });
+  }
+});
 
 test('--notify: the notification URL gets a test message in the notify shape; an endpoint that refuses it is a failure', async () => {
   const bodies: unknown[] = [];
