@@ -9,10 +9,10 @@
  * `scanHostKeys`: the keys a host offers, as known_hosts lines with their fingerprints, for a human to
  * verify out of band and paste; nothing here trusts them.
  */
-import { createHash } from 'node:crypto';
 import { Client as SshClient } from 'ssh2';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { fingerprint } from '../activities/host-keys';
 import { checkKeyFiles } from '../activities/key-files';
 import { SshError, SshPool } from '../activities/ssh';
 import type { RemoteCommand } from '../activities/command-line';
@@ -335,9 +335,6 @@ export interface ScannedKey {
   bits?: number;
 }
 
-export function fingerprintOf(blob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
-}
 
 /** The SSH wire strings of a key blob (type, then the key's fields). */
 function wireStrings(blob: Buffer): Buffer[] {
@@ -404,7 +401,7 @@ export async function scanHostKeys(address: string, port = 22, timeoutMs = 10_00
     seen.add(b64);
     const fields = wireStrings(blob);
     const type = fields[0]?.toString('latin1') ?? 'unknown';
-    out.push({ line: `${where} ${type} ${b64}`, type, fingerprint: fingerprintOf(blob), bits: bitsOf(type, fields) });
+    out.push({ line: `${where} ${type} ${b64}`, type, fingerprint: fingerprint(blob), bits: bitsOf(type, fields) });
   }
   return out;
 }
