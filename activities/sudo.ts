@@ -8,8 +8,8 @@
  * sudo itself exit 1 with one of its own messages on stderr, before the command starts; that is turned
  * into SshError 'sudo' (the activity layer: ApplicationFailure `Ssh:sudo`, not retried), since no
  * retry fixes a sudoers file. For a changing command under the journal it means the command did not
- * start (the journal entry records sudo's exit status 1 and message; a retry with the same key reads
- * it back and gets the same refusal).
+ * start (the journal entry records sudo's exit status 1 and message); workflows/run.ts counts `Ssh:sudo`
+ * as settled, so a retry after the sudoers are fixed runs the step under a new journal key.
  *
  * Kill of a timed-out or cancelled command: the login user's kill line sends TERM to the wrapper's
  * process group, which holds sudo; sudo (its real uid is the login user's, so the user may signal it)
