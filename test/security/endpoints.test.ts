@@ -64,16 +64,27 @@ before(async () => {
   const started = await call('POST', '/v1/runs', { authorization: bearer(tokenOf.operator), body: { runbook: 'kust-replica', params: { service: 'cox', instance: 'cox-1' } } });
   assert.equal(started.status, 201, started.text);
   await eventually(() => handle().query(stateQuery), (s) => s.status === 'awaiting-approval', 30_000);
-  // Settled: the reminder timer started, the approval request (sent beside it) delivered, no workflow task in
-  // flight; only a decision moves it now.
-  const settled = async () => {
+  // Settled: the reminder timer started, every activity scheduled so far (the approval request, sent beside
+  // it) closed, and the last event a workflow task's completion or one of its commands: no workflow task in
+  // flight, only a decision moves it now. Judged on one read of the history, whose length is the one kept: a
+  // second read could land between a notification's completion and the workflow task that follows it, and
+  // then count one event short (CI saw 22 after, against 21 kept).
+  const settledLength = async () => {
     const events = (await handle().fetchHistory()).events ?? [];
+    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes != null).map((e) => String(e.eventId));
+    const closed = new Set(
+      events.flatMap((e) => {
+        const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
+        return a?.scheduledEventId != null ? [String(a.scheduledEventId)] : [];
+      }),
+    );
     const last = events.at(-1);
-    const inFlight = (await handle().describe()).raw.pendingActivities?.length ?? 0;
-    return events.some((e) => e.timerStartedEventAttributes != null) && inFlight === 0 && (last?.timerStartedEventAttributes != null || last?.workflowTaskCompletedEventAttributes != null);
+    const quiet = last?.timerStartedEventAttributes != null || last?.workflowTaskCompletedEventAttributes != null;
+    const ok = events.some((e) => e.timerStartedEventAttributes != null) && scheduled.every((id) => closed.has(id)) && quiet;
+    return ok ? events.length : 0;
   };
-  await eventually(settled, (ok) => ok, 30_000);
-  before_ = { historyLength: await historyLength(), labLog: svc.lab.log().length, alerts: await alertsMetric() };
+  const length = await eventually(settledLength, (n) => n > 0, 30_000);
+  before_ = { historyLength: length, labLog: svc.lab.log().length, alerts: await alertsMetric() };
 });
 after(async () => {
   await svc?.stop();
