@@ -189,6 +189,40 @@ export async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boole
   }
 }
 
+/**
+ * The history's length once it is quiet: every activity scheduled so far closed (but those of the types in
+ * `running`, left running on purpose), and the last event a workflow task's completion or one of its
+ * commands, so no workflow task is in flight. Judged and measured on one read: a second read could fall
+ * between a notification's completion and the workflow task that follows it and count events short.
+ */
+const COMMAND_EVENTS = [
+  'timerStartedEventAttributes',
+  'timerCanceledEventAttributes',
+  'activityTaskScheduledEventAttributes',
+  'activityTaskCancelRequestedEventAttributes',
+  'markerRecordedEventAttributes',
+  'upsertWorkflowSearchAttributesEventAttributes',
+  'workflowPropertiesModifiedEventAttributes',
+  'workflowExecutionUpdateAcceptedEventAttributes',
+  'workflowExecutionUpdateCompletedEventAttributes',
+] as const;
+
+export async function quietHistoryLength(h: WorkflowHandle, running: string[] = [], timeoutMs = 30_000): Promise<number> {
+  const length = async () => {
+    const events = (await h.fetchHistory()).events ?? [];
+    const open = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes != null && !running.includes(e.activityTaskScheduledEventAttributes.activityType?.name ?? '')).map((e) => [String(e.eventId), true]));
+    for (const e of events) {
+      const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
+      if (a?.scheduledEventId != null) open.delete(String(a.scheduledEventId));
+    }
+    // After the last workflow task's completion, only the commands it recorded.
+    const done = events.map((e) => e.workflowTaskCompletedEventAttributes != null).lastIndexOf(true);
+    const quiet = done >= 0 && events.slice(done + 1).every((e) => COMMAND_EVENTS.some((k) => e[k] != null));
+    return open.size === 0 && quiet ? events.length : 0;
+  };
+  return eventually(length, (n) => n > 0, timeoutMs);
+}
+
 export type RunHandle = WorkflowHandle;
 
 /** Every activity name of the product's workers: the file's worker registers them all (exhaustive by type). */

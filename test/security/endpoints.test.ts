@@ -16,7 +16,7 @@ import { stateQuery } from '../../workflows/definitions';
 import { ROUTES } from '../../worker/api';
 import { recordFigures } from '../helpers/figures';
 import { Service, startService } from '../helpers/service';
-import { eventually } from '../helpers/temporal';
+import { eventually, quietHistoryLength } from '../helpers/temporal';
 import { apiCall, bearer } from './api-call';
 
 const RUN = 'kust-replica/cox-1';
@@ -64,26 +64,10 @@ before(async () => {
   const started = await call('POST', '/v1/runs', { authorization: bearer(tokenOf.operator), body: { runbook: 'kust-replica', params: { service: 'cox', instance: 'cox-1' } } });
   assert.equal(started.status, 201, started.text);
   await eventually(() => handle().query(stateQuery), (s) => s.status === 'awaiting-approval', 30_000);
-  // Settled: the reminder timer started, every activity scheduled so far (the approval request, sent beside
-  // it) closed, and the last event a workflow task's completion or one of its commands: no workflow task in
-  // flight, only a decision moves it now. Judged on one read of the history, whose length is the one kept: a
-  // second read could land between a notification's completion and the workflow task that follows it, and
-  // then count one event short (CI saw 22 after, against 21 kept).
-  const settledLength = async () => {
-    const events = (await handle().fetchHistory()).events ?? [];
-    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes != null).map((e) => String(e.eventId));
-    const closed = new Set(
-      events.flatMap((e) => {
-        const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
-        return a?.scheduledEventId != null ? [String(a.scheduledEventId)] : [];
-      }),
-    );
-    const last = events.at(-1);
-    const quiet = last?.timerStartedEventAttributes != null || last?.workflowTaskCompletedEventAttributes != null;
-    const ok = events.some((e) => e.timerStartedEventAttributes != null) && scheduled.every((id) => closed.has(id)) && quiet;
-    return ok ? events.length : 0;
-  };
-  const length = await eventually(settledLength, (n) => n > 0, 30_000);
+  // Settled: the reminder timer started and the approval request (sent beside it) delivered; only a decision
+  // moves it now.
+  await eventually(() => handle().fetchHistory(), (hist) => (hist.events ?? []).some((e) => e.timerStartedEventAttributes != null), 30_000);
+  const length = await quietHistoryLength(handle());
   before_ = { historyLength: length, labLog: svc.lab.log().length, alerts: await alertsMetric() };
 });
 after(async () => {
