@@ -189,12 +189,7 @@ export async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boole
   }
 }
 
-/**
- * The history's length once it is quiet: every activity scheduled so far closed (but those of the types in
- * `running`, left running on purpose), and the last event a workflow task's completion or one of its
- * commands, so no workflow task is in flight. Judged and measured on one read: a second read could fall
- * between a notification's completion and the workflow task that follows it and count events short.
- */
+/** The events a workflow task's completion records with it: its commands. */
 const COMMAND_EVENTS = [
   'timerStartedEventAttributes',
   'timerCanceledEventAttributes',
@@ -207,10 +202,16 @@ const COMMAND_EVENTS = [
   'workflowExecutionUpdateCompletedEventAttributes',
 ] as const;
 
+/**
+ * The history's length once it is quiet: every activity scheduled so far closed (but those of the types in
+ * `running`, left running on purpose), and the last event a workflow task's completion or one of its
+ * commands, so no workflow task is in flight. Judged and measured on one read: a second read could fall
+ * between a notification's completion and the workflow task that follows it and count events short.
+ */
 export async function quietHistoryLength(h: WorkflowHandle, running: string[] = [], timeoutMs = 30_000): Promise<number> {
   const length = async () => {
     const events = (await h.fetchHistory()).events ?? [];
-    const open = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes != null && !running.includes(e.activityTaskScheduledEventAttributes.activityType?.name ?? '')).map((e) => [String(e.eventId), true]));
+    const open = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes != null && !running.includes(e.activityTaskScheduledEventAttributes.activityType?.name ?? '')).map((e) => String(e.eventId)));
     for (const e of events) {
       const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
       if (a?.scheduledEventId != null) open.delete(String(a.scheduledEventId));
