@@ -82,9 +82,28 @@ function nsPids(ns: string): number[] {
   }
 }
 
-/** Kills everything in the namespace and deletes it (its veth end goes with it, and so does the peer). */
+/**
+ * Kills everything in the namespace, deletes its veths, then the namespace. The veths go first and by
+ * name: deleting one end removes its peer at once, while `netns del` only drops the name, and the
+ * kernel tears the namespace (and so the veth) down later, once the killed processes in it have exited.
+ */
 function removeNamespace(ns: string): void {
   kill(nsPids(ns), 'SIGKILL');
+  let veths = '';
+  try {
+    veths = ip('-n', ns, '-o', 'link', 'show', 'type', 'veth');
+  } catch {
+    /* no such namespace */
+  }
+  for (const line of veths.split('\n')) {
+    const name = /^\d+:\s+([^@:\s]+)/.exec(line)?.[1];
+    if (!name) continue;
+    try {
+      ip('-n', ns, 'link', 'del', name);
+    } catch {
+      /* already gone */
+    }
+  }
   try {
     ip('netns', 'del', ns);
   } catch {
