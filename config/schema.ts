@@ -250,9 +250,14 @@ export const ConfigSchema = z
          * given to another worker after this long (a task itself takes milliseconds).
          */
         workflowTaskTimeout: duration.default('10s'),
+        /**
+         * `medic worker` on SIGTERM stops taking tasks and gives the activities under way (SSH commands) this
+         * long to finish before cancelling them (the SDK's shutdownGraceTime); a unit's stop timeout must be longer.
+         */
+        drainTimeout: duration.default('10m'),
       })
       .strict()
-      .default({ dataDir: '.data', taskQueue: 'replication-medic', namespace: 'default', webUiUrl: 'http://127.0.0.1:8233', stickyTimeout: '10s', workflowTaskTimeout: '10s' }),
+      .default({ dataDir: '.data', taskQueue: 'replication-medic', namespace: 'default', webUiUrl: 'http://127.0.0.1:8233', stickyTimeout: '10s', workflowTaskTimeout: '10s', drainTimeout: '10m' }),
     api: z
       .object({
         listen: z.string().regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'host:port').default('127.0.0.1:8480'),
