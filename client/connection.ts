@@ -17,3 +17,37 @@ export function connectConfig(env: NodeJS.ProcessEnv = process.env, fallbackAddr
   if (!env.TEMPORAL_ADDRESS && !usesExternalTemporal(env)) cfg.connectionOptions.address = fallbackAddress;
   return cfg;
 }
+
+type ConnectionOptions = ClientConnectConfig['connectionOptions'];
+
+/** How the connection is secured, in the words an operator checks: none, server TLS, mTLS with client cert; plus an API key. */
+export function tlsMode(options: ConnectionOptions): string {
+  const tls = options.tls;
+  const mode = !tls ? 'none' : typeof tls === 'object' && tls.clientCertPair ? 'mTLS with client cert' : 'server TLS';
+  const details = typeof tls === 'object' && tls ? [tls.serverRootCACertificate ? 'own CA' : '', tls.serverNameOverride ? `server name ${tls.serverNameOverride}` : ''].filter(Boolean) : [];
+  return `${mode}${details.length ? ` (${details.join(', ')})` : ''}${options.apiKey ? ', API key' : ''}`;
+}
+
+/** Where and how a process talks to Temporal, for its start-up line: `127.0.0.1:7233 (TLS: none)`. */
+export function describeTarget(options: ConnectionOptions): string {
+  return `${options.address ?? EMBEDDED_ADDRESS} (TLS: ${tlsMode(options)})`;
+}
+
+/** Temporal did not answer: the message names the address and the TLS mode, in one line. */
+export class TemporalUnreachable extends Error {}
+
+/**
+ * The SDK's connect (client Connection or worker NativeConnection), with a failure that says where it
+ * tried and how, instead of the SDK's bare "Failed to connect before the deadline".
+ */
+export async function connectOrExplain<T>(options: ConnectionOptions, connect: (options: ConnectionOptions) => Promise<T>): Promise<T> {
+  try {
+    return await connect(options);
+  } catch (err) {
+    // The worker's core says `tonic::transport::Error(Transport, ConnectError(ConnectError("tcp connect error", ..., Os { ..., message: "Connection refused" })))`.
+    const raw = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+    const core = /ConnectError\("([^"]+)".*message: "([^"]+)"/.exec(raw);
+    const why = core ? `${core[1]}: ${core[2]}` : raw;
+    throw new TemporalUnreachable(`cannot connect to Temporal at ${describeTarget(options)}: ${why}`);
+  }
+}
