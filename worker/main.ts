@@ -8,39 +8,33 @@
  * The embedded server dies with this process however it ends (worker/keeper.ts); when the server ends
  * first, the service stops at once with exit code 1 and says why.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { connectConfig, usesExternalTemporal } from '../client/connection';
-import { checkKeyFiles } from '../activities/key-files';
+import { connectConfig, connectOrExplain, TemporalUnreachable, usesExternalTemporal } from '../client/connection';
 import { configPathFrom, ConfigError, loadConfig } from '../config/load';
-import type { Config } from '../config/schema';
-import type { ApiTokens } from './http';
 import { REPO_ROOT, temporalBinaries } from './binaries';
 import { DevServer, DevServerError, startDevServer } from './devserver';
 import { DataDirError } from './keeper';
-
-/** What `npm start` prints is the service's own lines; the SDK and its core say only warnings and errors (MEDIC_SDK_LOG=INFO etc. for more). */
-const SDK_LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+import { doctorInBackground, sayMissingKeyFiles } from './start-checks';
 
 /**
  * The Temporal libraries, the worker, the API and the workflow code (the build-time bundle, checked):
  * a few hundred ms of loading, done while the embedded server boots (startDevServer's `booting`).
+ * What `npm start` prints is the service's own lines (serve-worker.ts installSdkRuntime).
  */
 async function loadService() {
-  const [{ Client }, { DefaultLogger, NativeConnection, Runtime }, { createApi }, { createWorker }, { workflowCode }, { enableEagerStart }] = await Promise.all([
+  const [{ Client }, { NativeConnection }, { serveApi }, { createWorker }, { workflowCode }, { enableEagerStart }, { installSdkRuntime }] = await Promise.all([
     import('@temporalio/client'),
     import('@temporalio/worker'),
-    import('./api'),
+    import('./serve-api'),
     import('./worker'),
     import('./bundle'),
     import('../client/runbooks'),
+    import('./serve-worker'),
   ]);
-  const asked = (process.env.MEDIC_SDK_LOG ?? 'WARN').toUpperCase();
-  const level = (SDK_LOG_LEVELS as readonly string[]).includes(asked) ? (asked as (typeof SDK_LOG_LEVELS)[number]) : 'WARN';
-  Runtime.install({ logger: new DefaultLogger(level), telemetryOptions: { logging: { forward: {}, filter: level } } });
+  installSdkRuntime();
   const workflows = workflowCode(undefined, (line) => console.log(`medic: ${line}`));
-  return { Client, NativeConnection, createApi, createWorker, workflows, enableEagerStart };
+  return { Client, NativeConnection, serveApi, createWorker, workflows, enableEagerStart };
 }
 
 function chooseConfigFile(): string {
@@ -52,24 +46,9 @@ function chooseConfigFile(): string {
   return example;
 }
 
-/** Tokens from the configuration, else generated once and kept (mode 0600) in the data dir. */
-function apiTokens(config: Config): { tokens: ApiTokens; file?: string } {
-  if (config.api.webhookToken && config.api.operatorToken) return { tokens: { webhook: config.api.webhookToken, operator: config.api.operatorToken } };
-  const file = path.join(config.service.dataDir, 'api-tokens.json');
-  let stored: Partial<ApiTokens> = {};
-  if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<ApiTokens>;
-  const tokens: ApiTokens = {
-    webhook: config.api.webhookToken ?? stored.webhook ?? randomBytes(24).toString('hex'),
-    operator: config.api.operatorToken ?? stored.operator ?? randomBytes(24).toString('hex'),
-  };
-  writeFileSync(file, JSON.stringify(tokens, null, 2), { mode: 0o600 });
-  return { tokens, file };
-}
-
 async function main(): Promise<void> {
   const config = loadConfig(chooseConfigFile());
-  // Before anything starts: an SSH key readable by others refuses the start; a missing one is said.
-  for (const missing of checkKeyFiles(config.inventory)) console.log(`medic: ${missing}; commands to ${/^hosts /.test(missing) ? 'those hosts' : 'that host'} fail until it exists`);
+  sayMissingKeyFiles(config);
   mkdirSync(config.service.dataDir, { recursive: true });
 
   let stopping = false;
@@ -93,10 +72,10 @@ async function main(): Promise<void> {
       process.exit(1);
     });
   }
-  const { Client, NativeConnection, createApi, createWorker, workflows, enableEagerStart } = await load();
+  const { Client, NativeConnection, serveApi, createWorker, workflows, enableEagerStart } = await load();
   const { connectionOptions, namespace: envNamespace } = connectConfig(process.env, server?.address);
   const namespace = envNamespace ?? config.service.namespace;
-  const nativeConnection = await NativeConnection.connect(connectionOptions);
+  const nativeConnection = await connectOrExplain(connectionOptions, (o) => NativeConnection.connect(o));
   // The API's client shares the worker's connection, so that its starts ask for eager workflow start: the
   // server hands the run's first workflow task back in the start's answer, to this worker (test/bench:
   // alert to first command p50 95 -> 47 ms on the bench lab).
@@ -106,25 +85,13 @@ async function main(): Promise<void> {
   const worker = await createWorker(nativeConnection, config, { namespace, client, workflows });
   const workerDone = worker.run();
 
-  const { tokens, file } = apiTokens(config);
-  const api = createApi(client, config, tokens);
-  const [host, port] = [config.api.listen.slice(0, config.api.listen.lastIndexOf(':')), Number(config.api.listen.slice(config.api.listen.lastIndexOf(':') + 1))];
-  await new Promise<void>((resolve) => api.listen(port, host.replace(/^\[|\]$/g, ''), resolve));
-  const addr = api.address();
-  const apiUrl = typeof addr === 'object' && addr ? `http://${host}:${addr.port}` : config.api.listen;
+  const { api, url: apiUrl, tokensFile: file } = await serveApi(client, config);
 
   console.log(`medic: Temporal ${external ? `at ${connectionOptions.address} (external)` : `embedded at ${server?.address}, data in ${config.service.dataDir}`}`);
   if (server?.uiUrl) console.log(`medic: Web UI ${server.uiUrl}`);
   console.log(`medic: API ${apiUrl}${file ? ` (tokens in ${file})` : ''}`);
   console.log(`medic: worker on task queue ${config.service.taskQueue}, namespace ${namespace}; Ctrl-C stops`);
-  // The fast part of `medic doctor` (client/doctor.ts), in the background once the API is up: a wrong host key,
-  // an unreachable host or a refused login is said now, not at the first incident. Never stops the service.
-  void import('../client/doctor')
-    .then(({ runDoctor }) => runDoctor(config, { fast: true, connectTimeoutSeconds: 5 }))
-    .then((results) => {
-      for (const r of results.filter((x) => !x.ok)) console.log(`medic: doctor: ${r.host ? `${r.host}: ` : ''}${r.detail}${r.fix ? `; fix: ${r.fix}` : ''}`);
-    })
-    .catch((err: unknown) => console.log(`medic: doctor: could not run: ${err instanceof Error ? err.message : String(err)}`));
+  doctorInBackground(config);
 
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -144,7 +111,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof DevServerError || err instanceof DataDirError) console.error(`medic: ${err.message}`);
+  if (err instanceof DevServerError || err instanceof DataDirError || err instanceof TemporalUnreachable) console.error(`medic: ${err.message}`);
   else console.error(err instanceof ConfigError ? err.message : err);
   process.exit(1);
 });

@@ -7,8 +7,8 @@ import type { Config } from '../config/schema';
 import { msOf } from '../workflows/duration';
 import { workflowCode, type WorkflowCode } from './bundle';
 
-/** Worker settings a benchmark may vary (the defaults are the SDK's). */
-export type WorkerTuning = Partial<Pick<WorkerOptions, 'maxCachedWorkflows' | 'workflowTaskPollerBehavior' | 'activityTaskPollerBehavior' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>>;
+/** Worker settings a benchmark may vary, and `medic worker`'s drain on SIGTERM (shutdownGraceTime); the defaults are the SDK's. */
+export type WorkerTuning = Partial<Pick<WorkerOptions, 'maxCachedWorkflows' | 'workflowTaskPollerBehavior' | 'activityTaskPollerBehavior' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'shutdownGraceTime'>>;
 
 /**
  * The workflow code (worker/bundle.ts): `workflows` as the caller chose it (main.ts, while the server
