@@ -14,6 +14,9 @@
  *   medic decide <run> retry|resolved|abort --by NAME [--choice run-again] [--comment T]
  *   medic doctor [--notify]                      check hosts, tools, Temporal (and the notification URL) before the incident
  *   medic doctor --scan HOST                     the host's keys as known_hosts lines with fingerprints, to verify and paste
+ *   medic setup [--retention 72h]                create the namespace and the search attributes if missing (idempotent)
+ *   medic worker                                 the worker alone (no API, no embedded server); SIGTERM drains
+ *   medic api                                    the HTTP API alone (stateless: any number behind a load balancer)
  * <run> is the run ID: <runbook>/<target> (dry runs: dry-run/<runbook>/<target>).
  * Every command takes --json and --config FILE. Exit codes: 0 done, 1 failed or refused, 2 bad usage.
  */
@@ -23,7 +26,7 @@ import { Client, Connection } from '@temporalio/client';
 import { configPathFrom, loadConfig } from '../config/load';
 import { classifyCheckMk, parseCheckMkLine } from '../parsers/checkmk';
 import type { RunState } from '../workflows/definitions';
-import { connectConfig } from './connection';
+import { connectConfig, connectOrExplain } from './connection';
 import { formatDoctor, formatScan, runDoctor, scanHostKeys, scanTarget } from './doctor';
 import { checkDecision, checkRunId, describeRun, formatHistory, formatRuns, listRuns, RunDescription, runHistory, sendDecision } from './history';
 import { BadRequest, isRunbook, startRun, startRuns } from './runbooks';
@@ -107,7 +110,34 @@ function oneRun(rest: string[], usage: string): string {
   return rest[0];
 }
 
-const COMMANDS = ['alert', 'start', 'runs', 'list', 'show', 'status', 'history', 'watch', 'approve', 'reject', 'decide', 'doctor'];
+const COMMANDS = ['alert', 'start', 'runs', 'list', 'show', 'status', 'history', 'watch', 'approve', 'reject', 'decide', 'doctor', 'setup', 'worker', 'api'];
+
+/**
+ * The processes a deployment runs (deploy/README.md): `setup` once per namespace, then `worker` and `api`,
+ * each as many as needed. Loaded only when asked for (the worker loads the SDK's native part).
+ */
+async function processCommand(command: 'setup' | 'worker' | 'api', rest: string[], values: { json?: boolean; config?: string; retention?: string }): Promise<number> {
+  if (rest.length !== 0) throw new UsageError(`usage: medic ${command} [--config FILE]${command === 'setup' ? ' [--retention 72h] [--json]' : ''}`);
+  const config = loadConfig(values.config ?? configPathFrom([]));
+  if (command === 'worker') return (await import('../worker/serve-worker')).runWorkerProcess(config);
+  if (command === 'api') return (await import('../worker/serve-api')).runApiProcess(config);
+  const { formatSetup, parseRetention, setupTemporal } = await import('./setup');
+  const retention = values.retention ?? '72h';
+  try {
+    parseRetention(retention);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { connectionOptions, namespace: envNamespace } = connectConfig();
+  const connection = await connectOrExplain(connectionOptions, (o) => Connection.connect(o));
+  try {
+    const result = await setupTemporal(connection, envNamespace ?? config.service.namespace, { retention });
+    console.log(values.json ? JSON.stringify(result, null, 2) : formatSetup(result));
+    return 0;
+  } finally {
+    await connection.close();
+  }
+}
 
 /** `medic doctor`: needs no Temporal connection of its own (whether Temporal answers is one of its checks). */
 async function doctor(rest: string[], values: { json?: boolean; config?: string; notify?: boolean; scan?: string }): Promise<number> {
@@ -155,6 +185,7 @@ async function main(argv: string[]): Promise<number> {
         'dry-run': { type: 'boolean' },
         notify: { type: 'boolean' },
         scan: { type: 'string' },
+        retention: { type: 'string' },
       },
     });
   } catch (err) {
@@ -166,10 +197,11 @@ async function main(argv: string[]): Promise<number> {
   if (!command || !COMMANDS.includes(command)) throw new UsageError(`usage: medic <${COMMANDS.join('|')}> ... (see the README)${command ? `; unknown command ${command}` : ''}`);
 
   if (command === 'doctor') return doctor(rest, values);
+  if (command === 'setup' || command === 'worker' || command === 'api') return processCommand(command, rest, values);
 
   const { connectionOptions, namespace: envNamespace } = connectConfig();
   const config = loadConfig(values.config ?? configPathFrom([]));
-  const connection = await Connection.connect(connectionOptions);
+  const connection = await connectOrExplain(connectionOptions, (o) => Connection.connect(o));
   const client = new Client({ connection, namespace: envNamespace ?? config.service.namespace });
   try {
     switch (command) {

@@ -23,6 +23,8 @@ export interface DevServerOptions {
   uiPort?: number;
   ip?: string;
   namespace?: string;
+  /** Search attributes registered at start (name -> type): default SEARCH_ATTRIBUTES; {} for none, as on a bare cluster before `medic setup`. */
+  searchAttributes?: Readonly<Record<string, string>>;
   /** Server dynamic config values (`--dynamic-config-value K=V`), e.g. system.enableActivityEagerExecution: true; over DEV_SERVER_DYNAMIC_CONFIG. */
   dynamicConfig?: Record<string, string | number | boolean>;
   /** SQLite pragmas of the server's database file (`--sqlite-pragma K=V`), over DEV_SERVER_SQLITE_PRAGMA. */
@@ -190,7 +192,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--port', String(port),
     '--namespace', opts.namespace ?? 'default',
     '--log-level', 'warn',
-    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]),
+    ...Object.entries(opts.searchAttributes ?? SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]),
     ...(uiPort ? ['--ui-ip', ip, '--ui-port', String(uiPort)] : ['--headless']),
     ...Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...opts.dynamicConfig }).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
     ...Object.entries({ ...DEV_SERVER_SQLITE_PRAGMA, ...opts.sqlitePragma }).flatMap(([k, v]) => ['--sqlite-pragma', `${k}=${v}`]),
