@@ -6,7 +6,7 @@
  * slave on `slaveHost`, the main on `mainHost`, the roles swapped once `ic flip` named the slave (a marker
  * file per srv). Each call appends one JSON line to `<lab>/log/bench.jsonl` with its start and end on the
  * host (ns, `date +%s%N`), so a benchmark can tell when the first command started and how long the
- * commands themselves took.
+ * commands themselves took. A test can hold a tool's calls on the host (holdBenchTool).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -37,6 +37,9 @@ function script(dir: string, tool: string, body: string[]): string {
     'rc=0; out=""',
     // Only plain names reach these tools (the service quotes argv); anything else is a usage error.
     'for a in "$@"; do case "$a" in *[!A-Za-z0-9._@-]*|"") echo "bad argument" >&2; exit 2;; esac; done',
+    // A test holds every call of this tool while <lab>/bench-hold/<tool> exists (a command under way when a
+    // worker dies); <tool>.started says one is held. Builtins only when nothing is held.
+    `if [ -e "$L/bench-hold/${tool}" ]; then : > "$L/bench-hold/${tool}.started"; while [ -e "$L/bench-hold/${tool}" ]; do sleep 0.05; done; fi`,
     ...body,
     '[ -n "$out" ] && printf "%s\\n" "$out"',
     'e=${EPOCHREALTIME/[.,]/}000',
@@ -99,4 +102,15 @@ export function resetBench(dir: string): void {
   const flips = path.join(dir, 'bench-flips');
   fs.rmSync(flips, { recursive: true, force: true });
   fs.mkdirSync(flips, { recursive: true });
+}
+
+/** Holds every later call of `tool` on the hosts until the returned release() (the call then ends normally). */
+export function holdBenchTool(dir: string, tool: string): { started: () => boolean; release: () => void } {
+  const holds = path.join(dir, 'bench-hold');
+  fs.mkdirSync(holds, { recursive: true });
+  fs.writeFileSync(path.join(holds, tool), '');
+  return {
+    started: () => fs.existsSync(path.join(holds, `${tool}.started`)),
+    release: () => fs.rmSync(path.join(holds, tool), { force: true }),
+  };
 }

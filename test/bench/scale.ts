@@ -15,7 +15,8 @@ import { startRun } from '../../client/runbooks';
 import type { BenchToolCall } from '../../lab/bench-tools';
 import { REPO_ROOT } from '../../worker/binaries';
 import { prebuiltBundle } from '../../worker/bundle';
-import { BENCH_HOSTS, benchTarget, BenchEnv, nowMs, stats } from './harness';
+import { benchTarget, BenchEnv, nowMs, stats } from './harness';
+import { tarantoolCorrect } from '../helpers/bench-sequences';
 
 export interface ScaleFigures {
   concurrent: {
@@ -65,21 +66,6 @@ function peakOverlap(calls: BenchToolCall[]): Record<string, number> {
     peak[n] = max;
   }
   return peak;
-}
-
-/** The tarantool-replica command sequence the bench tools must have seen for instance i, in order. */
-function tarantoolCorrect(calls: BenchToolCall[], service: string, instance: string): boolean {
-  const slave = `${service}.${BENCH_HOSTS.slaveHost}.${instance}`;
-  const mine = calls.filter((c) => c.argv.includes(service) || c.argv.includes(instance) || c.argv.includes(slave)).sort((a, b) => a.startMs - b.startMs);
-  const want: [string, string, string][] = [
-    ['vkt-control-01', 'ic', `map ${service}`],
-    [BENCH_HOSTS.slaveHost, 'clean_tnt_replica.sh', instance],
-    [BENCH_HOSTS.slaveHost, 'systemctl', `is-active tarantool@${instance} ${instance}`],
-    [BENCH_HOSTS.slaveHost, 'ic', `flip ${slave}`],
-    [BENCH_HOSTS.slaveHost, 'ic', `map ${service}`],
-    [BENCH_HOSTS.mainHost, 'systemctl', `restart tarantool@${instance} ${instance}`],
-  ];
-  return mine.length === want.length && mine.every((c, i) => c.node === want[i][0] && c.tool === want[i][1] && c.argv.join(' ') === want[i][2] && c.exitCode === 0);
 }
 
 async function inBatches<T>(items: T[], width: number, fn: (t: T) => Promise<unknown>): Promise<void> {
