@@ -4,7 +4,7 @@
  * measured in the same run, the machine and the commit). Not part of `npm test`.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ import { benchTimeSkipping, renderTimeSkipping, TimeSkipFigures } from './timesk
 import { ansibleRun, PeerRun, replicaSequences, shellRun } from './peers';
 import { labUp } from '../../lab/lab';
 import { resetBench } from '../../lab/bench-tools';
+import { clusterSection } from './cluster';
 
 interface PeerFigure {
   peer: string;
@@ -148,7 +149,12 @@ async function main() {
   const sizes = `The defaults: ${n.alerts} alerts one at a time and ${n.alerts} twenty at once, ${n.floors} of each floor, ${n.runs} runs per runbook${quick ? '' : `; each other variant takes one of these settings away, at ${v.alerts} alerts, ${v.floors} floors and ${v.runs} runs (its medians are what is compared)`}.`;
   const report = render({ quick, latency, peers, intake, scale, start, timeskip, sections, sizes, seconds: (Date.now() - t0) / 1000 });
   console.log(report);
-  if (!only) writeFileSync(path.join(REPO_ROOT, quick ? '.data/BENCHMARKS.quick.md' : 'BENCHMARKS.md'), report);
+  if (!only) {
+    const file = path.join(REPO_ROOT, quick ? '.data/BENCHMARKS.quick.md' : 'BENCHMARKS.md');
+    // The cluster's section comes from its own run (npm run bench:cluster) and stays.
+    const kept = existsSync(file) ? clusterSection(readFileSync(file, 'utf8')) : undefined;
+    writeFileSync(file, kept ? `${report.trimEnd()}\n\n${kept}\n` : report);
+  }
 }
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
