@@ -4,7 +4,8 @@
  *     then waited for until describeNamespace sees it;
  *   - the search attributes every run keeps up to date (SEARCH_ATTRIBUTES: Runbook, Target, RunStatus as
  *     Keyword): the missing ones added (retried while a new namespace is not yet known to the frontend, as on
- *     a cluster whose namespace cache refreshes later), then waited for until listSearchAttributes shows them.
+ *     a cluster whose namespace cache refreshes later), then waited for until listSearchAttributes shows them
+ *     and the frontend accepts them (a start made right after setup must not be refused).
  * One that exists with another type is refused before anything is added: the runs could not set it, and
  * removing it is an operator's decision. A second run finds everything in place and changes nothing.
  */
@@ -18,6 +19,7 @@ const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
 type IndexedValueType = temporal.api.enums.v1.IndexedValueType;
 
 /** gRPC status codes the operator and workflow services answer with (google.rpc.Code). */
+const INVALID_ARGUMENT = 3;
 const NOT_FOUND = 5;
 const ALREADY_EXISTS = 6;
 const UNAVAILABLE = 14;
@@ -85,6 +87,24 @@ async function currentAttributes(connection: Connection, namespace: string): Pro
   return Object.fromEntries(Object.keys(SEARCH_ATTRIBUTES).map((k) => [k, Object.hasOwn(have, k) ? have[k] : undefined]));
 }
 
+/**
+ * Whether the frontend takes the attributes in a visibility query. It checks a start's search attributes
+ * against its namespace cache, which learns of attributes just added only at its next refresh
+ * (system.namespaceCacheRefreshInterval, 2 s by default): until then a start is refused with "Namespace ...
+ * has no mapping defined for search attribute RunStatus" though listSearchAttributes shows them (seen on the
+ * two-node cluster with SQL visibility). A query naming all three goes through the same cache.
+ */
+async function attributesUsable(connection: Connection, namespace: string): Promise<boolean> {
+  const query = Object.keys(SEARCH_ATTRIBUTES).map((k) => `${k} = 'medic-setup-probe'`).join(' AND ');
+  try {
+    await connection.workflowService.countWorkflowExecutions({ namespace, query });
+    return true;
+  } catch (err) {
+    if ([INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE].includes(codeOf(err) ?? -1)) return false;
+    throw err;
+  }
+}
+
 export async function setupTemporal(connection: Connection, namespace: string, opts: { retention: string; waitMs?: number }): Promise<SetupResult> {
   const waitMs = opts.waitMs ?? 30_000;
   const retentionSeconds = parseRetention(opts.retention);
@@ -128,6 +148,7 @@ export async function setupTemporal(connection: Connection, namespace: string, o
     await until(`adding search attributes ${missing.join(', ')} to ${namespace}`, waitMs, add, (ok) => ok, notYetKnown);
     await until(`search attributes ${missing.join(', ')} visible in ${namespace}`, waitMs, () => currentAttributes(connection, namespace), allThere, notYetKnown);
   }
+  await until(`search attributes usable in ${namespace}`, waitMs, () => attributesUsable(connection, namespace), (ok) => ok);
   return { namespace, created, retention: created ? opts.retention : undefined, added: missing, present };
 }
 

@@ -8,7 +8,7 @@
  * which `npm run bench` keeps).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -59,7 +59,8 @@ async function main(): Promise<void> {
   const bundle = await workflowBundleEnv();
   const dev = await startDevServer({ cli: temporalBinaries().cli, dataDir: mkdtempSync(path.join(os.tmpdir(), 'medic-bench-dev-')), port: await freePort(), uiPort: 0 });
   const clusterStart = Date.now();
-  const cluster = await startCluster({ dir: mkdtempSync(path.join(os.tmpdir(), 'medic-bench-cluster-')) });
+  const clusterDir = mkdtempSync(path.join(os.tmpdir(), 'medic-bench-cluster-'));
+  const cluster = await startCluster({ dir: clusterDir });
   const clusterUpS = (Date.now() - clusterStart) / 1000;
   const rows: Row[] = [];
   let serial = 0;
@@ -116,6 +117,7 @@ async function main(): Promise<void> {
     await cluster.stop();
     await dev.stop();
     await lab.down();
+    rmSync(clusterDir, { recursive: true, force: true });
   }
   const section = render(rows, { runs, rounds, clusterUpS, seconds: (Date.now() - t0) / 1000 });
   console.log(section);

@@ -5,7 +5,7 @@
  * the standard TEMPORAL_* settings pointing at node 1's frontend (node 2 is the one the clients do not use).
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -104,6 +104,7 @@ export async function clusterEnv(opts: ClusterEnvOptions): Promise<ClusterEnv> {
     await Promise.all([...workers, apiProc].map((p) => p?.exited));
     await connection?.close();
     await Promise.all([cluster.stop(), lab.down()]);
+    rmSync(dir, { recursive: true, force: true }); // the database and the nodes' files: nothing is left behind
   };
   try {
     // The namespace and the search attributes, as an operator sets up a new cluster: `medic setup`.

@@ -5,12 +5,16 @@
  * bench tools' log), and the work must really be spread: the histories name more than one worker.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { Client } from '@temporalio/client';
+import { startRun } from '../../client/runbooks';
 import { readBenchLog } from '../../lab/bench-tools';
 import type { RunResult } from '../../workflows/definitions';
 import { benchTarget, timers } from '../bench/harness';
 import { kustCorrect, tarantoolCorrect } from '../helpers/bench-sequences';
-import { activityWorkers, ClusterEnv, clusterEnv } from './harness';
+import { activityWorkers, CLI, ClusterEnv, clusterEnv } from './harness';
 
 let env: ClusterEnv;
 
@@ -48,4 +52,14 @@ test('200 mixed runs over three worker processes on the cluster: all repaired, e
   assert.ok([...seen.keys()].every((p) => pids.has(p)), `activities ran only on the three workers (${[...seen.keys()].join(', ')})`);
   assert.ok(seen.size > 1, `more than one worker executed activities (per worker: ${JSON.stringify(Object.fromEntries(seen))})`);
   console.log(`# activities per worker: ${[...seen.values()].join(' / ')}`);
+});
+
+test('medic setup on a new namespace, then a start at once: the start is accepted (setup waits until the frontend takes the search attributes)', { timeout: 2 * 60_000 }, async () => {
+  const namespace = 'medic-fresh';
+  await promisify(execFile)(process.execPath, [CLI, 'setup', '--config', env.lab.configPath], { env: { ...env.env, TEMPORAL_NAMESPACE: namespace } });
+  const client = new Client({ connection: env.client.connection, namespace });
+  const t = benchTarget(1, 'fresh');
+  const r = await startRun(client, env.config, 'kust-replica', t, 'test');
+  assert.equal(r.started, true);
+  await client.workflow.getHandle(`kust-replica/${t.instance}`).terminate('no worker polls this namespace; the start was the check');
 });
