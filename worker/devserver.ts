@@ -11,6 +11,7 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import type { ConnectionOptions } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
 import { DataDirLock, describeExit, ExitStatus, forgetServer, lockDataDir, recordedServer } from './keeper';
 import { isRunning, listenersOf, listensOn, processInfo, signal, waitUntilGone } from './proc';
@@ -154,16 +155,16 @@ function logTail(file: string, from: number, max = 10): string {
 /**
  * Until the frontend answers GetSystemInfo (the port accepts connections a moment before the frontend
  * serves: calls then fail with "Frontend is not healthy yet", seen on a fresh SQLite file under load).
- * False when the server exited meanwhile.
+ * False when the server exited meanwhile. `tls`: the connection's TLS options (a cluster node with mTLS).
  */
-async function waitUntilServing(address: string, alive: () => boolean, timeoutMs: number): Promise<boolean> {
+export async function waitUntilServing(address: string, alive: () => boolean, timeoutMs: number, tls?: ConnectionOptions['tls']): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   // Loaded here, after the server was started (the client library takes a few hundred ms to load).
   const { Connection } = await import('@temporalio/client');
   for (;;) {
     if (!alive()) return false;
     try {
-      const c = await Connection.connect({ address, connectTimeout: 2_000 });
+      const c = await Connection.connect({ address, connectTimeout: 2_000, tls });
       try {
         await c.workflowService.getSystemInfo({});
         return true;
@@ -171,7 +172,7 @@ async function waitUntilServing(address: string, alive: () => boolean, timeoutMs
         await c.close();
       }
     } catch (err) {
-      if (Date.now() > deadline) throw new DevServerError(`the Temporal dev server at ${address} was not healthy within ${timeoutMs} ms: ${err instanceof Error ? err.message : String(err)}`);
+      if (Date.now() > deadline) throw new Error(`the Temporal server at ${address} was not healthy within ${timeoutMs} ms: ${err instanceof Error ? err.message : String(err)}`);
       await sleep(100);
     }
   }

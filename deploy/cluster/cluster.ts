@@ -12,6 +12,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync 
 import net from 'node:net';
 import path from 'node:path';
 import { REPO_ROOT } from '../../worker/binaries';
+import { waitUntilServing } from '../../worker/devserver';
 import { DataDirLock, describeExit, lockDataDir } from '../../worker/keeper';
 import { CLUSTER_DYNAMIC_CONFIG, ClusterPorts, dynamicConfig, FrontendTls, nodeConfig, SERVICES } from './config';
 import { Postgres, startPostgres } from './postgres';
@@ -93,27 +94,6 @@ export async function freePortsOn(hosts: string[], count: number): Promise<numbe
 /** A client connection's TLS settings for a cluster with mTLS, from a client certificate of its CA. */
 export function clientTls(tls: FrontendTls, cert = tls.internalClientCert, key = tls.internalClientKey) {
   return { serverNameOverride: tls.serverName, serverRootCACertificate: readFileSync(tls.caCert), clientCertPair: { crt: readFileSync(cert), key: readFileSync(key) } };
-}
-
-/** Until the frontend answers GetSystemInfo (false when the server exited first). */
-async function waitUntilServing(address: string, tls: FrontendTls | undefined, alive: () => boolean, timeoutMs: number): Promise<boolean> {
-  const { Connection } = await import('@temporalio/client');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!alive()) return false;
-    try {
-      const c = await Connection.connect({ address, connectTimeout: 2_000, ...(tls ? { tls: clientTls(tls) } : {}) });
-      try {
-        await c.workflowService.getSystemInfo({});
-        return true;
-      } finally {
-        await c.close();
-      }
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`the Temporal node at ${address} did not answer within ${timeoutMs} ms: ${err instanceof Error ? err.message : String(err)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }
 
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
@@ -203,7 +183,7 @@ function makeNode(name: string, ip: string, ctx: NodeContext): ClusterNode {
         closeSync(log);
       }
       const l = lock;
-      const ok = await waitUntilServing(frontend, ctx.tls, l.running, SERVER_START_TIMEOUT_MS).catch(async (err: Error) => {
+      const ok = await waitUntilServing(frontend, l.running, SERVER_START_TIMEOUT_MS, ctx.tls && clientTls(ctx.tls)).catch(async (err: Error) => {
         await l.kill();
         throw new Error(`${name}: ${err.message}; see ${logFile}`);
       });

@@ -15,6 +15,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DataDirLock, describeExit, lockDataDir } from '../../worker/keeper';
+import type { DatabaseSettings } from './config';
 
 const run = promisify(execFile);
 
@@ -32,13 +33,7 @@ export interface PostgresOptions {
   notice?: (line: string) => void;
 }
 
-export interface Postgres {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-  visibilityDatabase: string;
+export interface Postgres extends DatabaseSettings {
   /** Fast shutdown (SIGINT), KILL after the keeper's grace period. */
   stop(): Promise<void>;
   exited: Promise<string>;

@@ -29,6 +29,11 @@ import { freePort } from '../helpers/service';
 const run = promisify(execFile);
 const log = (l: string) => console.log(`bench:cluster: ${l}`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+/** User + system CPU time of a process so far, in ms (/proc/<pid>/stat fields 14 and 15, in clock ticks of 10 ms). */
+const cpuMs = (pid: number | undefined) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
 
 export const CLUSTER_BEGIN = '<!-- cluster throughput: written by npm run bench:cluster -->';
 export const CLUSTER_END = '<!-- end of cluster throughput -->';
@@ -43,6 +48,8 @@ export function clusterSection(text: string): string | undefined {
 interface Row {
   backend: string;
   workers: number;
+  /** CPU time of the worker processes per run (ms), over the counted rounds. */
+  workerCpuMsPerRun: number;
   startedPerS: number[];
   completedPerS: number[];
   correct: number;
@@ -78,11 +85,13 @@ async function main(): Promise<void> {
         for (const workers of [1, 2, 3]) {
           const procs: MedicProcess[] = [];
           for (let i = 0; i < workers; i++) procs.push(await medic(['worker', '--config', lab.configPath], env, /worker on task queue/, path.join(lab.dir, 'bench-workers.log')));
-          const row: Row = { backend: b.name, workers, startedPerS: [], completedPerS: [], correct: 0, runs: 0 };
+          const row: Row = { backend: b.name, workers, workerCpuMsPerRun: NaN, startedPerS: [], completedPerS: [], correct: 0, runs: 0 };
+          let cpu0 = 0;
           try {
             // One warm-up round (connections, caches), not counted.
             for (let r = 0; r <= rounds; r++) {
               resetBench(lab.dir);
+              if (r === 1) cpu0 = procs.reduce((a, p) => a + cpuMs(p.child.pid), 0);
               const prefix = `x${++serial}q`;
               const targets = Array.from({ length: r === 0 ? 20 : runs }, (_, i) => benchTarget(i + 1, prefix));
               const start = performance.now();
@@ -102,12 +111,13 @@ async function main(): Promise<void> {
               row.startedPerS.push(targets.length / (startedMs / 1000));
               row.completedPerS.push(targets.length / (doneMs / 1000));
             }
+            row.workerCpuMsPerRun = (procs.reduce((a, p) => a + cpuMs(p.child.pid), 0) - cpu0) / row.runs;
           } finally {
             for (const p of procs) p.child.kill('SIGTERM');
             await Promise.all(procs.map((p) => p.exited));
           }
           rows.push(row);
-          log(`${b.name}, ${workers} worker(s): started ${median(row.startedPerS).toFixed(1)}/s, completed ${median(row.completedPerS).toFixed(1)}/s (rounds: ${row.completedPerS.map((x) => x.toFixed(1)).join(' / ')}), ${row.correct}/${row.runs} correct`);
+          log(`${b.name}, ${workers} worker(s): started ${median(row.startedPerS).toFixed(1)}/s, completed ${median(row.completedPerS).toFixed(1)}/s, worker CPU ${row.workerCpuMsPerRun.toFixed(1)} ms per run (rounds: ${row.completedPerS.map((x) => x.toFixed(1)).join(' / ')}), ${row.correct}/${row.runs} correct`);
         }
       } finally {
         await connection.close();
@@ -147,12 +157,12 @@ function render(rows: Row[], o: { runs: number; rounds: number; clusterUpS: numb
     `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; commit ${commit}; ${new Date().toISOString()}. Whole run: ${o.seconds.toFixed(0)} s; the cluster came up in ${o.clusterUpS.toFixed(1)} s.`,
     `kust-replica runs (two commands, no waits) for distinct targets on the bench lab, started through the client 50 at a time; ${o.rounds} rounds of ${o.runs} runs per row after one warm-up round of 20; each worker is a \`medic worker\` process; the same machine (2 cores) runs the servers, PostgreSQL, the workers and the lab's sshd.`,
     '',
-    '| backend | workers | runs started/s (median) | runs completed/s (median) | completed/s per round | vs. dev server, same workers | correct |',
-    '|---|---|---|---|---|---|---|',
+    '| backend | workers | runs started/s (median) | runs completed/s (median) | completed/s per round | vs. dev server, same workers | worker CPU per run (ms, all workers) | correct |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => {
       const c = median(r.completedPerS);
       const ratio = r.backend.startsWith('dev') ? '1.00' : (c / (devByWorkers.get(r.workers) ?? NaN)).toFixed(2);
-      return `| ${r.backend} | ${r.workers} | ${median(r.startedPerS).toFixed(1)} | ${c.toFixed(1)} | ${r.completedPerS.map((x) => x.toFixed(1)).join(' / ')} | ${ratio} | ${r.correct}/${r.runs} |`;
+      return `| ${r.backend} | ${r.workers} | ${median(r.startedPerS).toFixed(1)} | ${c.toFixed(1)} | ${r.completedPerS.map((x) => x.toFixed(1)).join(' / ')} | ${ratio} | ${r.workerCpuMsPerRun.toFixed(1)} | ${r.correct}/${r.runs} |`;
     }),
     '',
     'On one 2-core machine everything competes for the same cores, so more workers cannot add throughput here; on separate machines each worker brings its own CPU (deploy/README.md, "Sizing").',
