@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { REPO_ROOT } from '../../worker/binaries';
+import { printedPaths } from '../../worker/binaries';
 import { waitUntilServing } from '../../worker/devserver';
 import { DataDirLock, describeExit, lockDataDir } from '../../worker/keeper';
 import { CLUSTER_DYNAMIC_CONFIG, ClusterPorts, dynamicConfig, FrontendTls, nodeConfig, SERVICES } from './config';
@@ -62,13 +62,8 @@ const SERVER_START_TIMEOUT_MS = 90_000;
 
 /** The cluster binaries (scripts/provision-temporal-server.sh: environment, PATH, .tools, else built). */
 export function serverBinaries(): { server: string; sqlTool: string; schemaDir: string } {
-  const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'provision-temporal-server.sh'), '--print-paths'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const get = (k: string) => {
-    const m = new RegExp(`^${k}=(.+)$`, 'm').exec(out);
-    if (!m) throw new Error(`provision-temporal-server.sh did not print ${k}`);
-    return m[1].trim();
-  };
-  return { server: get('TEMPORAL_SERVER'), sqlTool: get('TEMPORAL_SQL_TOOL'), schemaDir: get('TEMPORAL_SCHEMA_DIR') };
+  const p = printedPaths('provision-temporal-server.sh', ['TEMPORAL_SERVER', 'TEMPORAL_SQL_TOOL', 'TEMPORAL_SCHEMA_DIR']);
+  return { server: p.TEMPORAL_SERVER, sqlTool: p.TEMPORAL_SQL_TOOL, schemaDir: p.TEMPORAL_SCHEMA_DIR };
 }
 
 function portFree(host: string, port: number): Promise<boolean> {

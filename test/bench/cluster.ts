@@ -7,11 +7,11 @@
  * result), the median of the rounds. Writes its section of BENCHMARKS.md (between the cluster markers,
  * which `npm run bench` keeps).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { startRun } from '../../client/runbooks';
 import { loadConfig } from '../../config/load';
@@ -21,12 +21,12 @@ import { labUp } from '../../lab/lab';
 import { REPO_ROOT, temporalBinaries } from '../../worker/binaries';
 import { startDevServer } from '../../worker/devserver';
 import { kustCorrect } from '../helpers/bench-sequences';
-import { CLI, cleanEnv, medic, MedicProcess } from '../cluster/harness';
+import { startMedic } from '../cluster/harness';
+import { MedicProcess, runNode, temporalEnv } from '../helpers/medic-cli';
 import { workflowBundleEnv } from '../chaos/harness';
 import { benchTarget, timers } from './harness';
 import { freePort } from '../helpers/service';
 
-const run = promisify(execFile);
 const log = (l: string) => console.log(`bench:cluster: ${l}`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 /** User + system CPU time of a process so far, in ms (/proc/<pid>/stat fields 14 and 15, in clock ticks of 10 ms). */
@@ -77,14 +77,15 @@ async function main(): Promise<void> {
       { name: `cluster (2 nodes, PostgreSQL, ${cluster.shards} shards)`, address: cluster.frontends[0] },
     ];
     for (const b of backends) {
-      const env = { ...cleanEnv(), ...bundle, TEMPORAL_ADDRESS: b.address, TEMPORAL_NAMESPACE: config.service.namespace };
-      await run(process.execPath, [CLI, 'setup', '--config', lab.configPath], { env });
+      const env = temporalEnv({ ...bundle, TEMPORAL_ADDRESS: b.address, TEMPORAL_NAMESPACE: config.service.namespace });
+      const setup = await runNode(['setup', '--config', lab.configPath], env);
+      if (setup.code !== 0) throw new Error(`medic setup exited ${setup.code}: ${setup.stdout}${setup.stderr}`);
       const connection = await Connection.connect({ address: b.address });
       const client = new Client({ connection, namespace: config.service.namespace });
       try {
         for (const workers of [1, 2, 3]) {
           const procs: MedicProcess[] = [];
-          for (let i = 0; i < workers; i++) procs.push(await medic(['worker', '--config', lab.configPath], env, /worker on task queue/, path.join(lab.dir, 'bench-workers.log')));
+          for (let i = 0; i < workers; i++) procs.push(await startMedic(['worker', '--config', lab.configPath], env, /worker on task queue/));
           const row: Row = { backend: b.name, workers, workerCpuMsPerRun: NaN, startedPerS: [], completedPerS: [], correct: 0, runs: 0 };
           let cpu0 = 0;
           try {

@@ -13,13 +13,13 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../lab/lab';
 import { listProcesses } from '../../worker/proc';
-import { cleanEnv } from './harness';
+import { temporalEnv } from '../helpers/medic-cli';
 
 const CLUSTER_CLI = path.join(REPO_ROOT, 'dist', 'deploy', 'cluster', 'cli.js');
 const exec = promisify(execFile);
 
 async function cluster(dir: string, ...args: string[]): Promise<{ code: number; out: string }> {
-  return exec(process.execPath, [CLUSTER_CLI, ...args, '--dir', dir], { env: cleanEnv(), timeout: 300_000 }).then(
+  return exec(process.execPath, [CLUSTER_CLI, ...args, '--dir', dir], { env: temporalEnv({}), timeout: 300_000 }).then(
     (r) => ({ code: 0, out: r.stdout + r.stderr }),
     (e: Error & { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
   );

@@ -4,32 +4,21 @@
  * processes, exactly as a deployment runs them: any number of `medic worker` and one `medic api`, all with
  * the standard TEMPORAL_* settings pointing at node 1's frontend (node 2 is the one the clients do not use).
  */
-import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { loadConfig } from '../../config/load';
 import type { Config } from '../../config/schema';
 import { Cluster, ClusterOptions, clientTls, startCluster } from '../../deploy/cluster/cluster';
-import { labUp, LabHandle, LabUpOptions, REPO_ROOT } from '../../lab/lab';
+import { labUp, LabHandle, LabUpOptions } from '../../lab/lab';
 import { workflowBundleEnv } from '../chaos/harness';
+import { MedicProcess, runNode, spawnMedic, temporalEnv } from '../helpers/medic-cli';
 
-export const CLI = path.join(REPO_ROOT, 'dist', 'client', 'cli.js');
 const EventType = temporal.api.enums.v1.EventType;
-const run = promisify(execFile);
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export interface MedicProcess {
-  child: ChildProcess;
-  /** What it printed so far (stdout and stderr). */
-  output(): string;
-  /** Resolves with its exit code (null: killed by a signal). */
-  exited: Promise<number | null>;
-}
 
 export interface ClusterEnvOptions {
   lab: LabUpOptions;
@@ -44,7 +33,7 @@ export interface ClusterEnv {
   config: Config;
   client: Client;
   /** The environment of every medic process: no TEMPORAL_* of the test's own, the cluster's. */
-  env: Record<string, string>;
+  env: NodeJS.ProcessEnv;
   workers: MedicProcess[];
   api: { url: string; process: MedicProcess };
   /** Starts one more `medic worker` and waits until it polls. */
@@ -54,36 +43,14 @@ export interface ClusterEnv {
   stop(): Promise<void>;
 }
 
-/** `node dist/client/cli.js <args>`, its output kept, resolved once `ready` matches what it printed. */
-export async function medic(args: string[], env: Record<string, string>, ready: RegExp, logFile: string, timeoutMs = 60_000): Promise<MedicProcess> {
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const p: MedicProcess = { child, output: () => out, exited };
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`medic ${args[0]} not ready within ${timeoutMs} ms:\n${out}`)), timeoutMs);
-    const take = (d: Buffer) => {
-      log.write(d);
-      out += d.toString();
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', take);
-    child.stderr?.on('data', take);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`medic ${args[0]} exited with ${code} before it was ready:\n${out}`));
-    });
+/** A long-running `medic` command (test/helpers/medic-cli.ts), once `ready` matches what it printed; killed when it does not get there. */
+export async function startMedic(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<MedicProcess> {
+  const p = spawnMedic(args, env);
+  await p.waitFor(ready).catch((err: unknown) => {
+    p.kill();
+    throw err;
   });
   return p;
-}
-
-/** The environment without the test process' own TEMPORAL_* settings. */
-export function cleanEnv(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => !k.startsWith('TEMPORAL_') && v !== undefined)) as Record<string, string>;
 }
 
 export async function clusterEnv(opts: ClusterEnvOptions): Promise<ClusterEnv> {
@@ -95,12 +62,12 @@ export async function clusterEnv(opts: ClusterEnvOptions): Promise<ClusterEnv> {
   }
   const [lab, cluster] = [labR.value, clusterR.value];
   const config = loadConfig(lab.configPath);
-  const env = { ...cleanEnv(), ...(await workflowBundleEnv()), TEMPORAL_ADDRESS: cluster.frontends[0], TEMPORAL_NAMESPACE: config.service.namespace, ...opts.temporalEnv };
+  const env = temporalEnv({ ...(await workflowBundleEnv()), TEMPORAL_ADDRESS: cluster.frontends[0], TEMPORAL_NAMESPACE: config.service.namespace, ...opts.temporalEnv });
   const workers: MedicProcess[] = [];
   let apiProc: MedicProcess | undefined;
   let connection: Connection | undefined;
   const stop = async () => {
-    for (const p of [...workers, apiProc]) if (p && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    for (const p of [...workers, apiProc]) p?.kill();
     await Promise.all([...workers, apiProc].map((p) => p?.exited));
     await connection?.close();
     await Promise.all([cluster.stop(), lab.down()]);
@@ -108,17 +75,16 @@ export async function clusterEnv(opts: ClusterEnvOptions): Promise<ClusterEnv> {
   };
   try {
     // The namespace and the search attributes, as an operator sets up a new cluster: `medic setup`.
-    const setup = await run(process.execPath, [CLI, 'setup', '--config', lab.configPath], { env });
-    if (!/namespace/i.test(setup.stdout + setup.stderr)) throw new Error(`medic setup said nothing about the namespace:\n${setup.stdout}${setup.stderr}`);
+    const setup = await runNode(['setup', '--config', lab.configPath], env);
+    if (setup.code !== 0 || !/namespace/i.test(setup.stdout + setup.stderr)) throw new Error(`medic setup exited ${setup.code}:\n${setup.stdout}${setup.stderr}`);
     connection = await Connection.connect({ address: cluster.frontends[0], ...(cluster.tls ? { tls: clientTls(cluster.tls) } : {}) });
     const client = new Client({ connection, namespace: config.service.namespace });
-    const logFile = path.join(lab.dir, 'medic.log');
     const addWorker = async () => {
-      const w = await medic(['worker', '--config', lab.configPath], env, /worker on task queue/, logFile);
+      const w = await startMedic(['worker', '--config', lab.configPath], env, /worker on task queue/);
       workers.push(w);
       return w;
     };
-    apiProc = await medic(['api', '--config', lab.configPath], env, /API (http:\/\/\S+)/, logFile);
+    apiProc = await startMedic(['api', '--config', lab.configPath], env, /API (http:\/\/\S+)/);
     const url = /API (http:\/\/\S+)/.exec(apiProc.output())![1];
     return {
       cluster,

@@ -5,16 +5,15 @@
  * bench tools' log), and the work must really be spread: the histories name more than one worker.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { Client } from '@temporalio/client';
 import { startRun } from '../../client/runbooks';
 import { readBenchLog } from '../../lab/bench-tools';
 import type { RunResult } from '../../workflows/definitions';
 import { benchTarget, timers } from '../bench/harness';
 import { kustCorrect, tarantoolCorrect } from '../helpers/bench-sequences';
-import { activityWorkers, CLI, ClusterEnv, clusterEnv } from './harness';
+import { runNode } from '../helpers/medic-cli';
+import { activityWorkers, ClusterEnv, clusterEnv } from './harness';
 
 let env: ClusterEnv;
 
@@ -56,7 +55,8 @@ test('200 mixed runs over three worker processes on the cluster: all repaired, e
 
 test('medic setup on a new namespace, then a start at once: the start is accepted (setup waits until the frontend takes the search attributes)', { timeout: 2 * 60_000 }, async () => {
   const namespace = 'medic-fresh';
-  await promisify(execFile)(process.execPath, [CLI, 'setup', '--config', env.lab.configPath], { env: { ...env.env, TEMPORAL_NAMESPACE: namespace } });
+  const setup = await runNode(['setup', '--config', env.lab.configPath], { ...env.env, TEMPORAL_NAMESPACE: namespace });
+  assert.equal(setup.code, 0, setup.stdout + setup.stderr);
   const client = new Client({ connection: env.client.connection, namespace });
   const t = benchTarget(1, 'fresh');
   const r = await startRun(client, env.config, 'kust-replica', t, 'test');

@@ -6,19 +6,17 @@
  * the address and the TLS mode.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import type { CommandLogEntry } from '../../lab/types';
 import { RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { makeCerts, TestCerts } from './certs';
-import { CLI, ClusterEnv, clusterEnv, sleep, until } from './harness';
+import { runNode } from '../helpers/medic-cli';
+import { ClusterEnv, clusterEnv, sleep, until } from './harness';
 
-const run = promisify(execFile);
 let env: ClusterEnv;
 let certs: TestCerts;
 
@@ -96,14 +94,10 @@ test('the frontends refuse a client without a certificate and one with a certifi
 
 test('medic worker without a client certificate fails, naming the address and the TLS mode', { timeout: 2 * 60_000 }, async () => {
   const { TEMPORAL_TLS_CLIENT_CERT_PATH: _c, TEMPORAL_TLS_CLIENT_KEY_PATH: _k, ...withoutCert } = env.env;
-  const err = await run(process.execPath, [CLI, 'worker', '--config', env.lab.configPath], { env: withoutCert, timeout: 60_000 }).then(
-    () => undefined,
-    (e: Error & { code?: number; signal?: string; stdout?: string; stderr?: string }) => e,
-  );
-  assert.ok(err, 'the worker did not start');
-  const said = `${err.stdout ?? ''}${err.stderr ?? ''}`;
+  const r = await runNode(['worker', '--config', env.lab.configPath], withoutCert, undefined, 60_000);
+  const said = `${r.stdout}${r.stderr}`;
   // It exits by itself with 1 (a worker that got in would run until the timeout kills it).
-  assert.equal(err.code, 1, `exit code 1, not killed (${err.signal ?? 'no signal'}): ${said}`);
+  assert.equal(r.code, 1, `exit code 1, not killed: ${said}`);
   const address = env.cluster.frontends[0].replace(/\./g, '\\.');
   assert.match(said, new RegExp(`cannot connect to Temporal at ${address} \\(TLS: server TLS`), `names the address and the TLS mode: ${said}`);
 });
