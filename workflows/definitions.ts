@@ -34,6 +34,22 @@ export interface RunSettings {
   workflowTaskTimeout?: string;
   /** Start option (startRun): the last run of this workflow ID repaired the target at this time (flapping guard). */
   recentRepairAt?: string;
+  /**
+   * Operator identity (issue 15). When present, a decision is accepted only with a valid `proof` signed by
+   * one of `publicKeys` (the API's decision keys), unless `direct` is 'allow'; an unverified decision is
+   * recorded as refused ("identity not verified"). Absent in runs started before identity existed: those
+   * keep their old behaviour (their histories replay unchanged).
+   */
+  identity?: DecisionIdentity;
+  /** Approvers of single approval gates (gate key -> operator names); a gate named here uses this list instead of `approvers`. */
+  stepApprovers?: Record<string, string[]>;
+}
+
+export interface DecisionIdentity {
+  /** Base64 of the raw 32-byte Ed25519 public keys whose signatures the run accepts. */
+  publicKeys: string[];
+  /** Decisions without a valid proof (Temporal Web UI, `temporal workflow signal`): refused (default) or allowed. */
+  direct: 'refuse' | 'allow';
 }
 
 export interface StepRecord {
@@ -77,12 +93,39 @@ export interface Decision {
   /** For approvals with choices: the chosen value. */
   choice?: string;
   comment?: string;
+  /** The API's signature binding this decision to an authenticated operator and to one pending decision. */
+  proof?: DecisionProof;
 }
 
-export interface DecisionRecord extends Decision {
+/** What the API signs (Ed25519, its decision key) when an authenticated operator decides. */
+export interface DecisionProof {
+  workflowId: string;
+  /** The pending decision this answers (`Pending.since`): a proof cannot be replayed at a later gate. */
+  pendingSince: string;
+  /** Through what the operator decided. */
+  via: 'api' | 'console';
+  /** The operator's address as the API saw it (the proxy's client address when the proxy is trusted). */
+  source: string;
+  /** When the API signed it (ISO 8601). */
+  at: string;
+  /** Base64 Ed25519 signature of decisionPayload(decision, proof). */
+  signature: string;
+}
+
+/** The exact bytes (UTF-8 of this string) the API signs and the run verifies. */
+export function decisionPayload(d: Pick<Decision, 'action' | 'by' | 'choice' | 'comment'>, p: Omit<DecisionProof, 'signature'>): string {
+  return JSON.stringify(['medic-decision/1', p.workflowId, p.pendingSince, d.action, d.by, d.choice ?? null, d.comment ?? null, p.via, p.source, p.at]);
+}
+
+export interface DecisionRecord extends Omit<Decision, 'proof'> {
   at: string;
   accepted: boolean;
   refusal?: string;
+  /** Audit (runs with `identity`): the pending step, whether the identity was verified, through what and from where. */
+  step?: string;
+  verified?: boolean;
+  via?: 'api' | 'console' | 'direct';
+  source?: string;
 }
 
 export interface RunState {
