@@ -2,7 +2,7 @@
  * Where the time of a run goes (a profiling aid, not a section of `npm run bench`): runs kust-replica and
  * tarantool-replica one at a time (waits `--wait`, default 1ms) and prints the median gap between
  * consecutive history events (server clock) and the host-side command starts and ends (bench log), e.g.
- *   node dist/test/bench/timeline.js --runs 10 [--no-eager-start] [--no-eager-activities] [--dc key=json ...]
+ *   node dist/test/bench/timeline.js --runs 10 [--no-eager-start] [--no-eager-activities] [--autoscaling-pollers] [--dc key=json ...]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -24,6 +24,7 @@ async function main() {
       wait: { type: 'string', default: '1ms' },
       'no-eager-start': { type: 'boolean', default: false },
       'no-eager-activities': { type: 'boolean', default: false },
+      'autoscaling-pollers': { type: 'boolean', default: false },
       dc: { type: 'string', multiple: true, default: [] },
       pragma: { type: 'string', multiple: true, default: [] },
       'server-arg': { type: 'string', multiple: true, default: [] },
@@ -34,7 +35,7 @@ async function main() {
     },
   });
   const dynamicConfig = Object.fromEntries((values.dc ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), JSON.parse(kv.slice(kv.indexOf('=') + 1)) as string | number | boolean]));
-  const env = await benchEnv({ eagerStart: !values['no-eager-start'], eagerActivities: !values['no-eager-activities'], dynamicConfig, serverArgs: values['server-arg'], sqlitePragma: Object.fromEntries((values.pragma ?? []).map((kv) => kv.split('='))), extraConfig: { timers: timers(values.wait ?? '1ms') } });
+  const env = await benchEnv({ eagerStart: !values['no-eager-start'], eagerActivities: !values['no-eager-activities'], dynamicConfig, serverArgs: values['server-arg'], sqlitePragma: Object.fromEntries((values.pragma ?? []).map((kv) => kv.split('='))), ...(values['autoscaling-pollers'] ? { tuning: { workflowTaskPollerBehavior: { type: 'autoscaling' }, activityTaskPollerBehavior: { type: 'autoscaling' } } } : {}), extraConfig: { timers: timers(values.wait ?? '1ms') } });
   try {
     if (Number(values.throughput) > 0) {
       for (const runbook of values.runbook ?? []) await throughput(env, runbook, Number(values.throughput), Number(values.concurrency));
