@@ -71,7 +71,8 @@ function startedLines(answer: unknown): string[] {
 }
 
 async function main(): Promise<void> {
-  const dir = path.join(REPO_ROOT, '.demo');
+  // MEDIC_DEMO_DIR: another folder (the demo's test runs it beside a developer's own demo).
+  const dir = process.env.MEDIC_DEMO_DIR ? path.resolve(process.env.MEDIC_DEMO_DIR) : path.join(REPO_ROOT, '.demo');
   const lab = await labUp({
     scenario: 'demo',
     dir,
