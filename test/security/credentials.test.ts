@@ -42,7 +42,7 @@ function config(api: Record<string, unknown>, extra: Record<string, unknown> = {
   return parseConfig(
     {
       service: { dataDir: path.join(dir, 'data') },
-      inventory: { controlNode: 'c', hosts: { c: { address: '127.0.0.1', keyFile: '/dev/null', insecureAcceptAnyHostKey: true } } },
+      inventory: { controlNode: 'ctl-1', hosts: { 'ctl-1': { address: '127.0.0.1', keyFile: '/dev/null', insecureAcceptAnyHostKey: true } } },
       api,
       ...extra,
     },
@@ -158,7 +158,7 @@ test('configuration: approver lists name operators of role operator, runbooks an
   assert.match(configError({ operators: { alice: { role: 'operator', credentialHash: h, credentialFile: '/x' } } }), /give exactly one of credentialHash and credentialFile/);
   assert.match(configError({ operators: { alice: { role: 'admin', credentialHash: h } } }), /at api\.operators\.alice\.role/);
   assert.match(configError({ operators: { alice: { role: 'operator', credentialHash: 'plaintext-credential' } } }), /a hash made by `medic operator hash`/);
-  assert.match(configError({ operators: { 'al ice': { role: 'operator', credentialHash: h } } }), /an operator name/);
+  assert.match(configError({ operators: { 'al ice': { role: 'operator', credentialHash: h } } }), /at api\.operators\.al ice: Invalid key in record/);
   assert.match(configError({ trustedProxies: ['proxy.example'] }), /at api\.trustedProxies\.0: an IP address or a network/);
   assert.match(configError({ trustedProxies: ['10.0.0.0/33'] }), /at api\.trustedProxies\.0/);
   assert.equal(configError({ trustedProxies: ['127.0.0.5', '10.1.0.0/16', '::1', 'fd00::/8'] }), '');
