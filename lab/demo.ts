@@ -131,6 +131,11 @@ async function main(): Promise<void> {
   const cfg = lab.config as { api: { webhookToken: string } };
   try {
     await fireAlerts(apiUrl, cfg.api.webhookToken, dir, uiPort, Object.keys(lab.nodes).length);
+    const { alice, carol } = lab.operators;
+    say(`console: ${apiUrl}/console (operator alice, credential ${alice.token}; viewer carol, credential ${carol.token})`);
+    say(`CLI: MEDIC_API_URL=${apiUrl} MEDIC_TOKEN=${alice.token} npm run medic -- approve kust-replica/cox-1`);
+    say(`credentials of the demo's operators: ${path.join(dir, 'operators.json')}`);
+    say('Ctrl-C stops the service and the lab');
   } catch (err) {
     say(`could not fire the alerts: ${err instanceof Error ? err.message : String(err)}`);
     await stop(1);
@@ -150,7 +155,6 @@ async function fireAlerts(apiUrl: string, webhookToken: string, dir: string, uiP
   say('waiting for you: kust-replica/cox-1 (approve the clean) and ctlr-roles/ctlr-1 (choose the controller to keep)');
   say(`Temporal Web UI: http://127.0.0.1:${uiPort}`);
   say(`the service's full output: ${path.join(dir, 'service.log')}`);
-  say('Ctrl-C stops the service and the lab');
 }
 
 main().catch((err: unknown) => {
