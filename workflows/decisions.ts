@@ -3,9 +3,16 @@
  * Update and Signal handlers take it, refuse it (with why) or accept it, and keep the audit record
  * (`state.decisions`); the pending decision's notification goes out beside the wait, with a reminder while
  * nobody decides; a run closes only with no notification in flight (`delivered`).
+ *
+ * Operator identity (issue 15): with `settings.identity`, a decision counts only with a valid proof from the
+ * API (decision-proof.ts) unless `identity.direct` is 'allow'; every decision and every refusal is recorded
+ * with the pending step, whether the operator's identity was verified, through what and from where. Without
+ * it (runs started before identity existed) the handlers behave as they always did, so that their histories
+ * replay unchanged.
  */
 import {
   ActivityCancellationType,
+  ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
@@ -18,6 +25,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { decideSignal, decideUpdate, Decision, DecisionRecord, EscalationAction, Pending, RunResult, RunSettings, RunState, RunStatus, StepRecord } from './definitions';
+import { verifiedProof } from './decision-proof';
 import { msOf } from './duration';
 import { excerpt, now } from './timeline';
 
@@ -38,6 +46,9 @@ const notifyingBeside = proxyActivities<Activities>({
   retry: NOTIFY_RETRY,
 });
 
+/** The refusal of a decision without a valid proof in a run with `settings.identity` (the contract's words). */
+export const IDENTITY_NOT_VERIFIED = 'identity not verified';
+
 /** What the decisions need of their run: its timeline, its status, and a way to end it (resolved, aborted, rejected). */
 export interface DecidingRun {
   readonly state: RunState;
@@ -57,26 +68,44 @@ export interface Gate {
   always?: boolean;
 }
 
+/** The audit fields of a decision in a run with `settings.identity`. */
+type Audit = Pick<DecisionRecord, 'step' | 'verified' | 'via' | 'source'>;
+
 export class Decisions {
   private decision?: Decision;
   /** When the pending decision's next reminder fires. */
   private reminderAt?: string;
+  /** Who may take the pending decision: the gate's own list (settings.stepApprovers), else the runbook's. */
+  private approvers: string[];
   /** Notifications sent beside a decision wait, settled or not, and how many are still in flight. */
   private readonly deliveries: Promise<void>[] = [];
   private inFlight = 0;
   private readonly deliveryScope = new CancellationScope();
+  /** The last pending decision's `since` (see `since`). */
+  private sinceLast?: string;
 
   constructor(private readonly run: DecidingRun) {
-    setHandler(decideUpdate, (d) => this.accept(d), {
-      validator: (d) => {
-        const refusal = this.refusal(d);
-        if (refusal) throw new Error(refusal);
-      },
-    });
+    this.approvers = run.settings.approvers;
+    if (run.settings.identity) {
+      // Every check in the handler, so that a refusal is recorded in the run (a validator's rejection leaves no trace).
+      setHandler(decideUpdate, (d) => {
+        const { refusal, audit } = this.check(d);
+        if (refusal === undefined) return this.accept(d, audit);
+        this.refuse(d, refusal, audit);
+        throw ApplicationFailure.create({ type: 'DecisionRefused', message: refusal, nonRetryable: true });
+      });
+    } else {
+      setHandler(decideUpdate, (d) => this.accept(d), {
+        validator: (d) => {
+          const refusal = this.refusal(d);
+          if (refusal) throw new Error(refusal);
+        },
+      });
+    }
     setHandler(decideSignal, (d) => {
-      const refusal = this.refusal(d);
-      if (refusal) this.state.decisions.push({ ...d, at: now(), accepted: false, refusal });
-      else this.accept(d);
+      const { refusal, audit } = this.check(d);
+      if (refusal === undefined) this.accept(d, audit);
+      else this.refuse(d, refusal, audit);
     });
   }
 
@@ -106,8 +135,8 @@ export class Decisions {
       this.run.end('completed', 'dry-run', `dry run: would escalate at "${step}": ${reason}`);
     }
     const rec = this.run.record({ name: `escalated: ${step}`, kind: 'escalation', reason });
-    const pending: Pending = { kind: 'escalation', step, reason, evidence, since: now(), ...(choices ? { choices } : {}) };
-    const d = await this.waitForDecision(pending, 'escalated');
+    const pending: Pending = { kind: 'escalation', step, reason, evidence, since: this.since(), ...(choices ? { choices } : {}) };
+    const d = await this.waitForDecision(pending, 'escalated', this.settings.approvers);
     rec.endedAt = now();
     rec.verdict = d.action as EscalationAction;
     rec.by = d.by;
@@ -120,7 +149,7 @@ export class Decisions {
   /**
    * An approval gate before a dangerous step. When the policy says `auto` (and the gate is not one that
    * always needs a human), it passes at once. Otherwise (`beforeWait` first: the run's flapping guard) it
-   * waits, with no timeout, for an operator. Returns the approved choice (the
+   * waits, with no timeout, for an operator on the gate's approver list. Returns the approved choice (the
    * proposal unless the operator picked another allowed value); a rejection ends the run.
    */
   async approval(key: string, gate: Gate, beforeWait: () => Promise<void>): Promise<string | undefined> {
@@ -135,8 +164,9 @@ export class Decisions {
     await beforeWait();
     const rec = this.run.record({ name: `approval: ${gate.step}`, kind: 'approval', reason: gate.summary });
     const d = await this.waitForDecision(
-      { kind: 'approval', step: gate.step, reason: gate.summary, evidence: gate.evidence ?? '', since: now(), choices: gate.choices, proposal: gate.proposal },
+      { kind: 'approval', step: gate.step, reason: gate.summary, evidence: gate.evidence ?? '', since: this.since(), choices: gate.choices, proposal: gate.proposal },
       'awaiting-approval',
+      this.settings.stepApprovers?.[key] ?? this.settings.approvers,
     );
     rec.endedAt = now();
     rec.by = d.by;
@@ -146,8 +176,20 @@ export class Decisions {
     return d.choice ?? gate.proposal;
   }
 
-  private async waitForDecision(pending: Pending, status: RunStatus): Promise<Decision> {
+  /**
+   * When a new decision becomes pending. With identity it differs from the last one's (by 1 ms when both fall
+   * in one workflow task, whose time stands still): a proof names the decision it answers by this value.
+   */
+  private since(): string {
+    const at = now();
+    const last = this.sinceLast;
+    this.sinceLast = this.settings.identity && last !== undefined && at <= last ? new Date(Date.parse(last) + 1).toISOString() : at;
+    return this.sinceLast;
+  }
+
+  private async waitForDecision(pending: Pending, status: RunStatus, approvers: string[]): Promise<Decision> {
     this.decision = undefined;
+    this.approvers = approvers;
     this.state.pending = pending;
     this.run.setStatus(status);
     const timers = this.settings.timers;
@@ -196,11 +238,27 @@ export class Decisions {
     }
   }
 
+  /**
+   * A decision's refusal (undefined: it may be taken) and, with identity, its audit fields. Without a valid
+   * proof it is refused as not verified before anything else is looked at, unless direct decisions are allowed.
+   */
+  private check(d: Decision): { refusal?: string; audit?: Audit } {
+    const identity = this.settings.identity;
+    if (!identity) return { refusal: this.refusal(d) };
+    if (typeof d !== 'object' || d === null) return { refusal: this.refusal(d), audit: { step: this.state.pending?.step, verified: false, via: 'direct' } };
+    const proof = verifiedProof(d, { workflowId: workflowInfo().workflowId, pendingSince: this.state.pending?.since, publicKeys: identity.publicKeys });
+    const audit: Audit = { step: this.state.pending?.step, verified: proof !== undefined, via: proof?.via ?? 'direct', ...(proof ? { source: proof.source } : {}) };
+    if (!proof && identity.direct !== 'allow') return { refusal: IDENTITY_NOT_VERIFIED, audit };
+    return { refusal: this.refusal(d), audit };
+  }
+
   private refusal(d: Decision): string | undefined {
+    // Not an object (a direct signal's `null`): refused, where reading its fields would fail the workflow task.
+    if (typeof d !== 'object' || d === null) return 'a decision is an object: {action, by, choice?, comment?}';
     const p = this.state.pending;
     if (!p) return 'no decision is pending in this run';
     if (typeof d.by !== 'string' || !/^[A-Za-z0-9_.@-]{1,64}$/.test(d.by)) return 'the decision must name its operator (by)';
-    if (this.settings.approvers.length > 0 && !this.settings.approvers.includes(d.by)) return `${d.by} is not on the approver list`;
+    if (this.approvers.length > 0 && !this.approvers.includes(d.by)) return `${d.by} is not on the approver list`;
     const allowed = p.kind === 'escalation' ? ['retry', 'resolved', 'abort'] : ['approve', 'reject'];
     if (!allowed.includes(d.action)) return `"${d.action}" is not a decision for a pending ${p.kind} (expected ${allowed.join(' | ')})`;
     if (d.choice !== undefined && p.kind === 'escalation' && d.action !== 'retry') return `a choice goes only with "retry" (${(p.choices ?? []).join(', ') || 'no choices'})`;
@@ -209,11 +267,24 @@ export class Decisions {
     return undefined;
   }
 
-  private accept(d: Decision): DecisionRecord {
-    const rec: DecisionRecord = { action: d.action, by: d.by, choice: d.choice, comment: d.comment, at: now(), accepted: true };
+  private accept(d: Decision, audit?: Audit): DecisionRecord {
+    const rec: DecisionRecord = { action: d.action, by: d.by, choice: d.choice, comment: d.comment, at: now(), accepted: true, ...audit };
     this.state.decisions.push(rec);
     this.decision = d;
+    if (audit) log.info('decision accepted', { workflowId: workflowInfo().workflowId, ...rec });
     return rec;
+  }
+
+  private refuse(d: Decision, refusal: string, audit?: Audit): void {
+    if (!audit) {
+      this.state.decisions.push({ ...d, at: now(), accepted: false, refusal });
+      return;
+    }
+    // With identity: the decision's own fields only (no proof, nothing else a direct signal carried).
+    const { action, by, choice, comment } = (typeof d === 'object' && d !== null ? d : {}) as Partial<Decision>;
+    const rec = { action, by, choice, comment, at: now(), accepted: false, refusal, ...audit } as DecisionRecord;
+    this.state.decisions.push(rec);
+    log.warn('decision refused', { workflowId: workflowInfo().workflowId, ...rec });
   }
 
   /**
