@@ -67,3 +67,17 @@ test('the workflow code a worker takes: given, else MEDIC_WORKFLOW_BUNDLE, else 
   assert.deepEqual(notices, [], `scripts/bootstrap.sh built ${BUNDLE_FILE} for the current dist/workflows`);
   assert.ok('workflowBundle' in built && 'code' in built.workflowBundle && built.workflowBundle.code.length > 100_000);
 });
+
+test('tweetnacl bundles into workflow code (its unused require of crypto as an empty module); crypto anywhere else is still refused', async () => {
+  const nacl = path.join(dir, 'nacl', 'index.js');
+  mkdirSync(path.dirname(nacl), { recursive: true });
+  writeFileSync(nacl, "const nacl = require('tweetnacl');\nexports.verifying = async () => nacl.sign.detached.verify(new Uint8Array(1), new Uint8Array(64), new Uint8Array(32));\n");
+  const built = await buildWorkflowBundle({ workflowsPath: nacl, bundleFile: path.join(dir, 'nacl-out', 'workflow-bundle.js') });
+  assert.ok(built.inputs > 0);
+  assert.match(readFileSync(path.join(dir, 'nacl-out', 'workflow-bundle.js'), 'utf8'), /crypto \(ignored\)/);
+
+  const own = path.join(dir, 'own', 'index.js');
+  mkdirSync(path.dirname(own), { recursive: true });
+  writeFileSync(own, "const { randomBytes } = require('crypto');\nexports.random = async () => randomBytes(4).length;\n");
+  await assert.rejects(buildWorkflowBundle({ workflowsPath: own, bundleFile: path.join(dir, 'own-out', 'workflow-bundle.js') }), /disallowed modules:\s+- 'crypto'/);
+});

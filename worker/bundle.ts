@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { BundleOptions } from '@temporalio/worker';
 
 const DIST = path.resolve(__dirname, '..');
 export const BUNDLE_FILE = path.join(DIST, 'workflow-bundle.js');
@@ -24,7 +25,30 @@ interface Manifest {
   inputs: Record<string, string>;
 }
 
-export type WorkflowCode = { workflowBundle: { code: string } | { codePath: string } } | { workflowsPath: string };
+export type WorkflowCode = { workflowBundle: { code: string } | { codePath: string } } | { workflowsPath: string; bundlerOptions: typeof WORKFLOW_BUNDLER_OPTIONS };
+
+type WebpackConfig = Parameters<NonNullable<BundleOptions['webpackConfigHook']>>[0];
+type Externals = (data: { request?: string; context?: string }, callback: (err?: Error, result?: string) => void) => unknown;
+const TWEETNACL = path.dirname(require.resolve('tweetnacl/package.json'));
+
+/**
+ * tweetnacl (decision proofs, workflows/decision-proof.ts) has a `require('crypto')` for its random
+ * generator, which the workflows never call: it bundles as an empty module (tweetnacl's `browser` field,
+ * and the SDK's alias of every disallowed module), but the SDK's check for disallowed modules sees the
+ * request first and refuses the bundle. This lets that one request through from tweetnacl's own folder;
+ * `crypto` anywhere else in workflow code is still refused. (The SDK's `ignoreModules: ['crypto']` would
+ * let it through from everywhere.)
+ */
+function allowTweetnaclCrypto(config: WebpackConfig): WebpackConfig {
+  const check = config.externals;
+  if (typeof check !== 'function') return config; // not the SDK's check as we know it: its refusal stands
+  const externals: Externals = (data, callback) =>
+    data.request === 'crypto' && data.context === TWEETNACL ? callback() : (check as unknown as Externals)(data, callback);
+  return { ...config, externals: externals as WebpackConfig['externals'] };
+}
+
+/** What every bundling of the workflows takes: bundleWorkflowCode's options, or Worker.create's `bundlerOptions`. */
+export const WORKFLOW_BUNDLER_OPTIONS = { webpackConfigHook: allowTweetnaclCrypto } as const;
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const manifestOf = (bundleFile: string) => bundleFile.replace(/\.js$/, '') + '.json';
@@ -53,18 +77,21 @@ export async function buildWorkflowBundle(opts: { workflowsPath?: string; bundle
     workflowsPath: opts.workflowsPath ?? WORKFLOWS_PATH,
     logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: (m) => console.error(m), error: (m) => console.error(m) },
     // The files webpack read (fileDependencies: modules and the package.json files it consulted).
-    webpackConfigHook: (config) => ({
-      ...config,
-      plugins: [
-        ...(config.plugins ?? []),
-        {
-          apply: (compiler) =>
-            compiler.hooks.afterCompile.tap('medic-bundle-inputs', (compilation) => {
-              read = [...compilation.fileDependencies];
-            }),
-        },
-      ],
-    }),
+    webpackConfigHook: (given) => {
+      const config = WORKFLOW_BUNDLER_OPTIONS.webpackConfigHook(given);
+      return {
+        ...config,
+        plugins: [
+          ...(config.plugins ?? []),
+          {
+            apply: (compiler) =>
+              compiler.hooks.afterCompile.tap('medic-bundle-inputs', (compilation) => {
+                read = [...compilation.fileDependencies];
+              }),
+          },
+        ],
+      };
+    },
   });
   const dir = path.dirname(bundleFile);
   const inputs: Record<string, string> = {};
@@ -123,5 +150,5 @@ export function workflowCode(given: { code: string } | undefined, notice: (line:
   const prebuilt = prebuiltBundle();
   if ('code' in prebuilt) return { workflowBundle: prebuilt };
   notice(`${prebuilt.stale}: bundling the workflows now (npm start builds it)`);
-  return { workflowsPath: WORKFLOWS_PATH };
+  return { workflowsPath: WORKFLOWS_PATH, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS };
 }

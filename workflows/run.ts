@@ -6,45 +6,16 @@
  *   - `wait`      a durable timer, visible as "waiting until ...";
  *   - `escalate`  stop, record why with the evidence, notify, and wait durably for retry / resolved / abort;
  *   - `approval`  a gate before a dangerous step: record what is about to happen and wait for an operator.
+ * The waiting for operators, their decisions and refusals are decisions.ts's; a runbook reads the same.
  * A runbook is a plain async function of a `Run`; see kust-replica.ts for the shape.
  */
-import {
-  ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  isCancellation,
-  log,
-  patched,
-  proxyActivities,
-  RetryPolicy,
-  rootCause,
-  setHandler,
-  sleep,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, rootCause, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities, ExecResult, RemoteCommand } from '../activities';
 import { commandLine } from '../activities/command-line';
-import {
-  decideSignal,
-  decideUpdate,
-  Decision,
-  DecisionRecord,
-  EscalationAction,
-  Pending,
-  RunResult,
-  RunSettings,
-  RunState,
-  RunStatus,
-  RunStatusKey,
-  seenAgainSignal,
-  alertResolvedSignal,
-  stateQuery,
-  StepRecord,
-} from './definitions';
+import { RunResult, RunSettings, RunState, RunStatus, RunStatusKey, seenAgainSignal, alertResolvedSignal, stateQuery, StepRecord } from './definitions';
+import { Decisions, Gate } from './decisions';
 import { msOf } from './duration';
+import { excerpt, now } from './timeline';
 import { fail, Parsed } from '../parsers/result';
 
 /** A judge's verdict on a command's output: the parsers' result type (a value, or why not). */
@@ -82,22 +53,6 @@ function commandProxies(heartbeatTimeout: string) {
  * journal entry holds sudo's refusal; a retry takes a new key). `Ssh:connect` is not one: it may come after the command was sent.
  */
 const SETTLED = ['Ssh:not-started', 'Ssh:unsafe-command', 'Ssh:unknown-host', 'Ssh:host-key', 'Ssh:auth', 'Ssh:sudo'];
-const NOTIFY_RETRY: RetryPolicy = { maximumAttempts: 8, initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' };
-const notifying = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: NOTIFY_RETRY });
-/**
- * patched(): a pending decision's notification goes out beside the wait, not before it; the run waits
- * for it only before it closes (see `delivered`). It heartbeats, so that a cancellation reaches it
- * (and a lost worker is noticed in 5 s).
- */
-const NOTIFY_BESIDE_WAIT_PATCH = 'notify-beside-decision-wait';
-/** How long a closing run lets a notification still in flight finish before it cancels it. */
-const DELIVERY_GRACE = '5 seconds';
-const notifyingBeside = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  heartbeatTimeout: '5 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: NOTIFY_RETRY,
-});
 
 /** Ends a run early: the operator said resolved / abort, or rejected an approval. */
 class RunEnded extends Error {
@@ -113,19 +68,10 @@ class RunEnded extends Error {
 /** The escalation choice that starts a changing command anew although its last outcome is unknown. */
 export const RUN_AGAIN = 'run-again';
 
-const EXCERPT = 2000;
-const excerpt = (text: string) => (text.length > EXCERPT ? `...${text.slice(-EXCERPT)}` : text);
-const now = () => new Date().toISOString();
-
 export class Run {
   readonly state: RunState;
-  private decision?: Decision;
-  /** When the pending decision's next reminder fires. */
-  private reminderAt?: string;
-  /** Notifications sent beside a decision wait, settled or not, and how many are still in flight. */
-  private readonly deliveries: Promise<void>[] = [];
-  private inFlight = 0;
-  private readonly deliveryScope = new CancellationScope();
+  /** Approval gates and escalations: the waiting for an operator, the decision handlers, the audit record. */
+  private readonly decisions: Decisions;
   private flapChecked = false;
   private readonly proxies: ReturnType<typeof commandProxies>;
   /**
@@ -142,16 +88,14 @@ export class Run {
     this.state = { runbook, target, status: 'running', steps: [], decisions: [], seenAgain: { count: 0 }, ...(settings.dryRun ? { dryRun: true } : {}) };
     this.proxies = commandProxies(settings.heartbeatTimeout ?? '30s');
     setHandler(stateQuery, () => ({ ...this.state, nextTimerAt: this.nextTimerAt() }));
-    setHandler(decideUpdate, (d) => this.accept(d), {
-      validator: (d) => {
-        const refusal = this.refusal(d);
-        if (refusal) throw new Error(refusal);
+    this.decisions = new Decisions({
+      state: this.state,
+      settings,
+      record: (step) => this.record(step),
+      setStatus: (status) => this.setStatus(status),
+      end: (status, outcome, summary) => {
+        throw new RunEnded(status, outcome, summary);
       },
-    });
-    setHandler(decideSignal, (d) => {
-      const refusal = this.refusal(d);
-      if (refusal) this.state.decisions.push({ ...d, at: now(), accepted: false, refusal });
-      else this.accept(d);
     });
     setHandler(alertResolvedSignal, ({ at, source }) => {
       this.state.alertResolved ??= { at, source };
@@ -292,7 +236,7 @@ export class Run {
 
   /** The state query's "next timer": a running wait's end, or a pending decision's next reminder. */
   private nextTimerAt(): string | undefined {
-    if (this.state.pending) return this.reminderAt;
+    if (this.state.pending) return this.decisions.nextReminderAt;
     if (this.state.status !== 'waiting') return undefined;
     return [...this.state.steps].reverse().find((st) => st.kind === 'wait' && !st.endedAt)?.until;
   }
@@ -371,137 +315,27 @@ export class Run {
   }
 
   /**
-   * Stop automatic action, record why with the evidence, notify, and wait for an operator.
+   * Stop automatic action, record why with the evidence, notify, and wait for an operator (decisions.ts).
    * Returns when the decision is "retry"; "resolved" and "abort" end the run.
    */
   async escalate(step: string, reason: string, evidence: string): Promise<void> {
-    if (this.settings.dryRun) {
-      // A dry run pages nobody and waits for nobody: it ends, recording what would have escalated.
-      const would = this.record({ name: `escalated: ${step}`, kind: 'escalation', reason, output: excerpt(evidence) });
-      would.endedAt = would.startedAt;
-      would.verdict = 'would-run';
-      throw new RunEnded('completed', 'dry-run', `dry run: would escalate at "${step}": ${reason}`);
-    }
-    const rec = this.record({ name: `escalated: ${step}`, kind: 'escalation', reason });
     // After an unknown outcome, "retry" asks the host's journal again; starting the command anew takes the explicit choice.
-    const unsettled = this.unsettled.size > 0;
-    const pending: Pending = { kind: 'escalation', step, reason, evidence, since: now(), ...(unsettled ? { choices: [RUN_AGAIN] } : {}) };
-    const d = await this.waitForDecision(pending, 'escalated');
-    if (d.action === 'retry' && d.choice === RUN_AGAIN) this.unsettled.clear();
-    rec.endedAt = now();
-    rec.verdict = d.action as EscalationAction;
-    rec.by = d.by;
-    rec.comment = d.comment;
-    if (d.action === 'resolved') throw new RunEnded('completed', 'resolved-by-operator', `${d.by} resolved it by hand: ${d.comment ?? ''}`.trim());
-    if (d.action === 'abort') throw new RunEnded('aborted', 'aborted-by-operator', `${d.by} aborted at "${step}": ${d.comment ?? ''}`.trim());
+    const d = await this.decisions.escalate(step, reason, evidence, this.unsettled.size > 0 ? [RUN_AGAIN] : undefined);
+    if (d.choice === RUN_AGAIN) this.unsettled.clear();
   }
 
   /**
-   * An approval gate before a dangerous step. When the policy says `auto` (and the step is not one that
-   * always needs a human), it passes at once. Otherwise it waits, with no timeout, for an operator.
-   * Returns the approved choice (the proposal unless the operator picked another allowed value).
+   * An approval gate before a dangerous step (decisions.ts): passes at once under the `auto` policy, else
+   * waits with no timeout for an operator on the gate's approver list. Returns the approved choice.
    */
-  async approval(key: string, gate: { step: string; summary: string; evidence?: string; choices?: string[]; proposal?: string; always?: boolean }): Promise<string | undefined> {
+  async approval(key: string, gate: Gate): Promise<string | undefined> {
     this.resolvedBeforeRepair(gate.step);
-    const policy = gate.always ? 'approve' : (this.settings.policy[key] ?? 'auto');
-    if (policy === 'auto') return gate.proposal;
-    if (this.settings.dryRun) {
-      const would = this.record({ name: `approval: ${gate.step}`, kind: 'approval', reason: `dry run: would ask for approval: ${gate.summary}` });
-      would.endedAt = would.startedAt;
-      would.verdict = 'would-run';
-      return gate.proposal;
-    }
-    await this.flapGuard(gate.step);
-    const rec = this.record({ name: `approval: ${gate.step}`, kind: 'approval', reason: gate.summary });
-    const d = await this.waitForDecision(
-      { kind: 'approval', step: gate.step, reason: gate.summary, evidence: gate.evidence ?? '', since: now(), choices: gate.choices, proposal: gate.proposal },
-      'awaiting-approval',
-    );
-    rec.endedAt = now();
-    rec.by = d.by;
-    rec.comment = d.comment;
-    rec.verdict = d.action === 'approve' ? 'approved' : 'rejected';
-    if (d.action !== 'approve') throw new RunEnded('aborted', 'rejected', `${d.by} rejected "${gate.step}": ${d.comment ?? ''}`.trim());
-    return d.choice ?? gate.proposal;
+    return this.decisions.approval(key, gate, () => this.flapGuard(gate.step));
   }
 
-  private async waitForDecision(pending: Pending, status: RunStatus): Promise<Decision> {
-    this.decision = undefined;
-    this.state.pending = pending;
-    this.setStatus(status);
-    const reminder = pending.kind === 'escalation' ? this.timers.escalationReminder : this.timers.approvalReminder;
-    // A decision taken while the notification is still being delivered (a slow or unreachable
-    // notification URL, retried for minutes; its worker lost) is acted on at once.
-    const beside = patched(NOTIFY_BESIDE_WAIT_PATCH);
-    const send = async (kind: 'escalation' | 'approval' | 'reminder') => {
-      if (!beside) return this.notify(kind, pending, notifying);
-      this.inFlight++;
-      this.deliveries.push(this.deliveryScope.run(() => this.notify(kind, pending, notifyingBeside)).finally(() => this.inFlight--));
-    };
-    await send(pending.kind);
-    for (;;) {
-      this.reminderAt = new Date(Date.now() + msOf(reminder)).toISOString();
-      if (await condition(() => this.decision !== undefined, msOf(reminder), { summary: `next reminder of the pending ${pending.kind}` })) break;
-      await send('reminder');
-    }
-    this.reminderAt = undefined;
-    const d = this.decision as unknown as Decision;
-    this.decision = undefined;
-    this.state.pending = undefined;
-    this.setStatus('running');
-    return d;
-  }
-
-  private async notify(kind: 'escalation' | 'approval' | 'reminder', p: Pending, via: typeof notifying): Promise<void> {
-    const { workflowId } = workflowInfo();
-    const verb = { escalation: 'ESCALATED', approval: 'APPROVAL NEEDED', reminder: 'STILL WAITING' }[kind];
-    try {
-      await via.notify({
-        kind,
-        text: `[${verb}] ${workflowId}: ${p.step}: ${p.reason}`,
-        runId: workflowId,
-        runbook: this.state.runbook,
-        target: this.state.target,
-        step: p.step,
-        reason: p.reason,
-        evidence: p.evidence,
-      });
-    } catch (err) {
-      // Cancelled: the run was closing and the decision had been taken, so the notification was obsolete.
-      if (isCancellation(err)) return;
-      // The run keeps waiting for its operator either way; the failure is visible in the history.
-      log.error('notification failed', { error: String(err) });
-    }
-  }
-
-  private refusal(d: Decision): string | undefined {
-    const p = this.state.pending;
-    if (!p) return 'no decision is pending in this run';
-    if (typeof d.by !== 'string' || !/^[A-Za-z0-9_.@-]{1,64}$/.test(d.by)) return 'the decision must name its operator (by)';
-    if (this.settings.approvers.length > 0 && !this.settings.approvers.includes(d.by)) return `${d.by} is not on the approver list`;
-    const allowed = p.kind === 'escalation' ? ['retry', 'resolved', 'abort'] : ['approve', 'reject'];
-    if (!allowed.includes(d.action)) return `"${d.action}" is not a decision for a pending ${p.kind} (expected ${allowed.join(' | ')})`;
-    if (d.choice !== undefined && p.kind === 'escalation' && d.action !== 'retry') return `a choice goes only with "retry" (${(p.choices ?? []).join(', ') || 'no choices'})`;
-    if (d.choice !== undefined && !(p.choices ?? []).includes(d.choice)) return `choice "${d.choice}" is not one of: ${(p.choices ?? []).join(', ') || '(no choices)'}`;
-    if (this.decision) return 'a decision has already been taken';
-    return undefined;
-  }
-
-  private accept(d: Decision): DecisionRecord {
-    const rec: DecisionRecord = { action: d.action, by: d.by, choice: d.choice, comment: d.comment, at: now(), accepted: true };
-    this.state.decisions.push(rec);
-    this.decision = d;
-    return rec;
-  }
-
-  /**
-   * Before the run closes: a notification still being delivered (a slow or unreachable URL) gets a
-   * grace, then it is cancelled as obsolete; either way the run closes with none in flight.
-   */
-  async delivered(): Promise<void> {
-    if (this.inFlight === 0) return;
-    if (!(await condition(() => this.inFlight === 0, DELIVERY_GRACE))) this.deliveryScope.cancel();
-    await Promise.all(this.deliveries);
+  /** Before the run closes: no notification left in flight (decisions.ts). */
+  delivered(): Promise<void> {
+    return this.decisions.delivered();
   }
 
   finish(status: RunResult['status'], outcome: string, summary: string): RunResult {

@@ -14,7 +14,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startRun } from '../../client/runbooks';
 import type { BenchToolCall } from '../../lab/bench-tools';
 import { REPO_ROOT } from '../../worker/binaries';
-import { prebuiltBundle } from '../../worker/bundle';
+import { prebuiltBundle, WORKFLOW_BUNDLER_OPTIONS } from '../../worker/bundle';
 import { benchTarget, BenchEnv, nowMs, stats } from './harness';
 import { tarantoolCorrect } from '../helpers/bench-sequences';
 
@@ -104,7 +104,7 @@ export async function benchScale(env: BenchEnv, opts: { concurrent: number; wait
   let bundleFile: string | undefined;
   if (!('code' in prebuiltBundle())) {
     bundleFile = path.join(env.dataDir, 'workflow-bundle.js');
-    writeFileSync(bundleFile, (await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, 'dist', 'workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m) => console.error(m) } })).code);
+    writeFileSync(bundleFile, (await bundleWorkflowCode({ ...WORKFLOW_BUNDLER_OPTIONS, workflowsPath: path.join(REPO_ROOT, 'dist', 'workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m) => console.error(m) } })).code);
   }
   const worker = await workerProcess(env, bundleFile);
   try {

@@ -22,7 +22,7 @@ import type { Config } from '../../config/schema';
 import { labUp, LabHandle, REPO_ROOT } from '../../lab/lab';
 import type { CommandFault, CommandLogEntry, LabState } from '../../lab/types';
 import { temporalBinaries } from '../../worker/binaries';
-import { prebuiltBundle } from '../../worker/bundle';
+import { prebuiltBundle, WORKFLOW_BUNDLER_OPTIONS } from '../../worker/bundle';
 import { DevServer, startDevServer } from '../../worker/devserver';
 import { descendantsOf as below, isRunning } from '../../worker/proc';
 import { RunbookName, RunResult, RunStatusKey, StepRecord } from '../../workflows/definitions';
@@ -119,7 +119,7 @@ let bundleEnv: Promise<Record<string, string>> | undefined;
 export function workflowBundleEnv(): Promise<Record<string, string>> {
   bundleEnv ??= (async (): Promise<Record<string, string>> => {
     if ('code' in prebuiltBundle()) return {};
-    const { code } = await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, 'dist', 'workflows'), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => console.error(m) } });
+    const { code } = await bundleWorkflowCode({ ...WORKFLOW_BUNDLER_OPTIONS, workflowsPath: path.join(REPO_ROOT, 'dist', 'workflows'), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m) => console.error(m) } });
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'medic-bundle-')), 'workflows.js');
     writeFileSync(file, code);
     return { MEDIC_WORKFLOW_BUNDLE: file };

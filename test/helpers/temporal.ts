@@ -10,6 +10,7 @@ import type { Activities, RunActivities } from '../../activities';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { temporalBinaries } from '../../worker/binaries';
+import { WORKFLOW_BUNDLER_OPTIONS } from '../../worker/bundle';
 import { recordHistory } from './histories';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import { msOf } from '../../workflows/duration';
@@ -153,7 +154,7 @@ async function cachedBundle(): Promise<{ code: string }> {
   } catch {
     // not built yet
   }
-  const built = await bundleWorkflowCode({ workflowsPath: path.join(dist, 'workflows'), logger: quietLogger });
+  const built = await bundleWorkflowCode({ ...WORKFLOW_BUNDLER_OPTIONS, workflowsPath: path.join(dist, 'workflows'), logger: quietLogger });
   mkdirSync(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, built.code);

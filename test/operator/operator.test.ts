@@ -13,6 +13,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { describeRun, runHistory, timelineOf } from '../../client/history';
+import { WORKFLOW_BUNDLER_OPTIONS } from '../../worker/bundle';
 import { decideSignal, decideUpdate, RunResult, RunState, stateQuery } from '../../workflows/definitions';
 import { FakeHosts } from '../helpers/fake-hosts';
 import { recordHistory } from '../helpers/histories';
@@ -37,6 +38,7 @@ before(async () => {
   env = await timeSkippingEnv();
   const quiet = () => undefined;
   bundle = await bundleWorkflowCode({
+    ...WORKFLOW_BUNDLER_OPTIONS,
     workflowsPath: require.resolve('./workflows'),
     logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: quiet, error: (m: string) => console.error(m) },
   });

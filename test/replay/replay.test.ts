@@ -32,7 +32,8 @@ test('every recorded history replays against the current workflow code', async (
   assert.deepEqual([...new Set(recorded.map((r) => typeOf(r.history)))].sort(), Object.keys(workflows).sort());
   const results = await replay(recorded);
   assert.equal(results.length, recorded.length);
-  const failed = results.filter((r) => r.error !== undefined).map((r) => `${r.workflowId}: ${String(r.error)}`);
+  // One at a time, in order (Worker.runReplayHistories): the i-th result is the i-th file's.
+  const failed = results.flatMap((r, i) => (r.error === undefined ? [] : [`${recorded[i].file} (${r.workflowId}): ${String(r.error)}`]));
   assert.deepEqual(failed, [], `histories that no longer replay (a released command sequence changed without patched()):\n${failed.join('\n')}`);
 });
 
