@@ -241,7 +241,8 @@ test('per-gate approvers: a gate named in stepApprovers takes only its own list,
 
 test('without identity (runs started before it existed): a decision needs no proof, refusals of an Update leave no record, per-gate approvers apply; a null signal is refused, not a stuck run', async () => {
   const hosts = new FakeHosts(testEnv()).on('ic map cox', { stdout: KUST_MAP }).on('clean_kust_replica.sh cox-1', { stdout: KUST_CLEAN_OK });
-  const settings: RunSettings = { ...testSettings('kust-replica', { approvals: { 'kust-replica': { clean: 'approve' } } }), stepApprovers: { clean: ['bob'] } };
+  const { identity: _identity, ...withoutIdentity } = testSettings('kust-replica', { approvals: { 'kust-replica': { clean: 'approve' } } });
+  const settings: RunSettings = { ...withoutIdentity, stepApprovers: { clean: ['bob'] } };
   await withKust(hosts, kustInput(settings), async (h) => {
     await eventually(() => state(h), (s) => s.status === 'awaiting-approval');
     await assert.rejects(h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice' }] }), refused(/^alice is not on the approver list$/));
