@@ -12,7 +12,6 @@ import type { RunbookName } from '../../workflows/definitions';
 import { checkRunId, RUN_STATUSES } from '../history';
 import { BadRequest, RUNBOOKS } from '../runbooks';
 import { completionScript, SHELLS } from './completion';
-import { defaultTokenFile } from './credential';
 import { decide, DecisionOptions } from './decisions';
 import { EXIT_CODES_HELP, ParseError } from './exit';
 import * as runs from './runs';
@@ -33,7 +32,7 @@ standard TEMPORAL_* settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS
 TEMPORAL_PROFILE), else to 127.0.0.1:7233.
 Decisions: approve, reject and decide go through the medic API, MEDIC_API_URL (else http://<api.listen>
 of the configuration), with your own API token: --token-file FILE, else MEDIC_TOKEN, else the file
-${defaultTokenFile().replace(process.env.HOME ?? '\0', '~')} (mode 0600: it is refused when group or others may open it).
+$XDG_CONFIG_HOME/medic/token or ~/.config/medic/token (mode 0600: refused when group or others may open it).
 --json: the result as JSON on stdout; a failure as {"error": "...", "exit": N} on stderr.
 
 ${EXIT_CODES_HELP}
@@ -79,7 +78,7 @@ function decisionCommand(cmd: Command): Command {
   return cmd
     .addOption(new Option('--by <name>', 'your operator name (optional: the API knows you by your token and refuses, 403, a name that is not yours)'))
     .addOption(new Option('--api-url <url>', 'the medic API (default: http://<api.listen> of the configuration)').env('MEDIC_API_URL'))
-    .addOption(new Option('--token-file <file>', `the file with your API token (default: MEDIC_TOKEN, else ${defaultTokenFile().replace(process.env.HOME ?? '\0', '~')})`))
+    .addOption(new Option('--token-file <file>', 'the file with your API token (default: MEDIC_TOKEN, else $XDG_CONFIG_HOME/medic/token or ~/.config/medic/token)'))
     .addOption(jsonOption())
     .addOption(configOption())
     .addHelpText('after', '\nThe decision goes through the medic API with your own token; the run records who decided.\n');
@@ -107,7 +106,7 @@ export function buildProgram(done: (code: number) => void = () => undefined): Co
     .argument('<line>', "the check_mk line, quoted: '2 snmpexec_mon_cox_1_status - - - replfailed'")
     .addOption(jsonOption())
     .addOption(configOption())
-    .action(async (line: string, opts: runs.CommonOptions, cmd: Command) => done(await runs.alert(configOf(cmd), line, opts)));
+    .action(async (line: string, opts: runs.CommonOptions, cmd: Command) => done(await runs.alert(() => configOf(cmd), line, opts)));
 
   program
     .command('start')
@@ -118,17 +117,17 @@ export function buildProgram(done: (code: number) => void = () => undefined): Co
     .addOption(jsonOption())
     .addOption(configOption())
     .addHelpText('after', startHelp())
-    .action(async (runbook: RunbookName, params: string[], opts: runs.CommonOptions & { dryRun?: boolean }, cmd: Command) => done(await runs.start(configOf(cmd), runbook, params, opts)));
+    .action(async (runbook: RunbookName, params: string[], opts: runs.CommonOptions & { dryRun?: boolean }, cmd: Command) => done(await runs.start(() => configOf(cmd), runbook, params, opts)));
 
   program
     .command('runs')
     .alias('list')
     .description('the runs, newest first')
-    .addOption(new Option('--status <status>', 'only runs in this state (open: running waiting awaiting-approval escalated; closed: completed aborted failed)').choices(RUN_STATUSES))
+    .addOption(new Option('--status <status>', 'only runs in this state (completed, failed, aborted: closed runs; the others: open runs)').choices(RUN_STATUSES))
     .addOption(new Option('--runbook <runbook>', 'only runs of this runbook').choices(RUNBOOK_NAMES))
     .addOption(jsonOption())
     .addOption(configOption())
-    .action(async (opts: runs.CommonOptions & { status?: string; runbook?: string }, cmd: Command) => done(await runs.runs(configOf(cmd), opts)));
+    .action(async (opts: runs.CommonOptions & { status?: string; runbook?: string }, cmd: Command) => done(await runs.runs(() => configOf(cmd), opts)));
 
   program
     .command('show')
@@ -137,7 +136,7 @@ export function buildProgram(done: (code: number) => void = () => undefined): Co
     .addArgument(runArgument())
     .addOption(jsonOption())
     .addOption(configOption())
-    .action(async (id: string, opts: runs.CommonOptions, cmd: Command) => done(await runs.show(configOf(cmd), id, opts)));
+    .action(async (id: string, opts: runs.CommonOptions, cmd: Command) => done(await runs.show(() => configOf(cmd), id, opts)));
 
   program
     .command('history')
@@ -145,7 +144,7 @@ export function buildProgram(done: (code: number) => void = () => undefined): Co
     .addArgument(runArgument())
     .addOption(jsonOption())
     .addOption(configOption())
-    .action(async (id: string, opts: runs.CommonOptions, cmd: Command) => done(await runs.history(configOf(cmd), id, opts)));
+    .action(async (id: string, opts: runs.CommonOptions, cmd: Command) => done(await runs.history(() => configOf(cmd), id, opts)));
 
   program
     .command('watch')
@@ -153,7 +152,7 @@ export function buildProgram(done: (code: number) => void = () => undefined): Co
     .addArgument(runArgument())
     .addOption(new Option('--json', 'one JSON object a second on stdout (a failure: {"error", "exit"} on stderr)'))
     .addOption(configOption())
-    .action(async (id: string, opts: runs.CommonOptions, cmd: Command) => done(await runs.watch(configOf(cmd), id, opts)));
+    .action(async (id: string, opts: runs.CommonOptions, cmd: Command) => done(await runs.watch(() => configOf(cmd), id, opts)));
 
   decisionCommand(
     program
@@ -177,7 +176,7 @@ export function buildProgram(done: (code: number) => void = () => undefined): Co
       .command('decide')
       .description('answer an escalated run: retry the failed step, resolved by hand, or abort')
       .addArgument(runArgument())
-      .addArgument(new Argument('<action>', 'retry, resolved or abort').choices(DECIDE_ACTIONS))
+      .addArgument(new Argument('<action>', 'retry the failed step, resolved by hand, or abort the run').choices(DECIDE_ACTIONS))
       .option('--choice <value>', 'run-again: with retry, start an unknown-outcome command anew')
       .option('--comment <text>', 'a comment, recorded with the decision'),
   ).action(async (id: string, action: string, opts: DecisionOptions, cmd: Command) => done(await decide(() => configOf(cmd), id, 'decide', { action, choice: opts.choice, comment: opts.comment }, opts)));

@@ -1,7 +1,8 @@
 /**
  * The commands that talk to Temporal directly (TEMPORAL_* settings, else 127.0.0.1:7233) with the
  * operator's own Temporal access: start runs (alert, start) and read them (runs, show, history, watch).
- * Decisions do not go this way: they go through the API (decisions.ts).
+ * Decisions do not go this way: they go through the API (decisions.ts). Each command gets its configuration
+ * as a loader, so that bad input is reported as such before the configuration is read.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -57,11 +58,12 @@ export function paramsFor(runbook: RunbookName, args: string[]): Record<string, 
   return params;
 }
 
-export async function alert(config: Config, line: string, opts: CommonOptions): Promise<number> {
+export async function alert(loadConfig: () => Config, line: string, opts: CommonOptions): Promise<number> {
   const parsed = parseCheckMkLine(line);
   if (!parsed.ok) throw usageError(`not a check_mk line: ${parsed.error}`);
   const route = classifyCheckMk(parsed.value);
   if (!route.ok) throw usageError(`not routable: ${route.error}`);
+  const config = loadConfig();
   return withClient(config, async (client) => {
     // One run per map for a multi-map autoflip alert.
     const rs = await startRuns(client, config, route.value.runbook, route.value.params as Record<string, unknown>, 'cli');
@@ -70,9 +72,10 @@ export async function alert(config: Config, line: string, opts: CommonOptions): 
   });
 }
 
-export async function start(config: Config, runbook: RunbookName, args: string[], opts: CommonOptions & { dryRun?: boolean }): Promise<number> {
+export async function start(loadConfig: () => Config, runbook: RunbookName, args: string[], opts: CommonOptions & { dryRun?: boolean }): Promise<number> {
   const params = paramsFor(runbook, args);
   const dryRun = opts.dryRun === true;
+  const config = loadConfig();
   return withClient(config, async (client) => {
     const r = await startRun(client, config, runbook, params, 'cli', undefined, { dryRun });
     print(opts.json, `${r.started ? (dryRun ? 'dry run started' : 'started') : 'already open, recorded as seen again'}: ${r.workflowId}`, r);
@@ -80,26 +83,26 @@ export async function start(config: Config, runbook: RunbookName, args: string[]
   });
 }
 
-export async function runs(config: Config, opts: CommonOptions & { status?: string; runbook?: string }): Promise<number> {
-  return withClient(config, async (client) => {
+export async function runs(loadConfig: () => Config, opts: CommonOptions & { status?: string; runbook?: string }): Promise<number> {
+  return withClient(loadConfig(), async (client) => {
     const list = await listRuns(client, { status: opts.status, runbook: opts.runbook });
     print(opts.json, formatRuns(list), list);
     return EXIT.ok;
   });
 }
 
-export async function show(config: Config, id: string, opts: CommonOptions): Promise<number> {
+export async function show(loadConfig: () => Config, id: string, opts: CommonOptions): Promise<number> {
   const workflowId = checkRunId(id);
-  return withClient(config, async (client) => {
+  return withClient(loadConfig(), async (client) => {
     const d = await describeRun(client, workflowId);
     print(opts.json, formatDescription(d), d);
     return EXIT.ok;
   });
 }
 
-export async function history(config: Config, id: string, opts: CommonOptions): Promise<number> {
+export async function history(loadConfig: () => Config, id: string, opts: CommonOptions): Promise<number> {
   const workflowId = checkRunId(id);
-  return withClient(config, async (client) => {
+  return withClient(loadConfig(), async (client) => {
     const h = await runHistory(client, workflowId);
     print(opts.json, formatHistory(h), h);
     return EXIT.ok;
@@ -107,10 +110,10 @@ export async function history(config: Config, id: string, opts: CommonOptions): 
 }
 
 /** `medic watch`: one look a second until the run closes; a TTY gets one live line, a pipe a line per change, --json a JSON line a second. */
-export async function watch(config: Config, id: string, opts: CommonOptions): Promise<number> {
+export async function watch(loadConfig: () => Config, id: string, opts: CommonOptions): Promise<number> {
   const workflowId = checkRunId(id);
   const json = opts.json === true;
-  return withClient(config, async (client) => {
+  return withClient(loadConfig(), async (client) => {
     const tty = !json && process.stdout.isTTY === true;
     let last = '';
     for (;;) {
