@@ -31,18 +31,20 @@ interface ArgSpec {
 }
 
 interface CommandSpec {
+  /** The name and aliases; a subcommand's are `<group> <name>` (`operator hash`). */
   names: string[];
   description: string;
   options: OptionSpec[];
   args: ArgSpec[];
+  /** A group of subcommands (`operator`): their names. */
+  subcommands?: string[];
 }
 
 const HELP_OPTION: OptionSpec = { flags: ['-h', '--help'], description: 'show the help', valued: false };
 
-/** The program's commands as the completion scripts need them (plus `help`, which commander adds itself). */
-export function commandSpecs(program: Command): CommandSpec[] {
-  const specs: CommandSpec[] = program.commands.map((c) => ({
-    names: [c.name(), ...c.aliases()],
+function specOf(c: Command, prefix: string): CommandSpec {
+  return {
+    names: [c.name(), ...c.aliases()].map((n) => `${prefix}${n}`),
     description: c.description(),
     options: [
       ...c.options.map((o) => ({
@@ -55,9 +57,15 @@ export function commandSpecs(program: Command): CommandSpec[] {
       HELP_OPTION,
     ],
     args: c.registeredArguments.map((a) => ({ name: a.name(), description: a.description, variadic: a.variadic, values: a.argChoices, run: a.name() === 'run', params: a.name() === 'params' })),
-  }));
-  const names = specs.map((s) => s.names[0]);
-  specs.push({ names: ['help'], description: 'show the help of a command', options: [], args: [{ name: 'command', description: 'a command', variadic: false, values: names }] });
+    ...(c.commands.length ? { subcommands: c.commands.map((sub) => sub.name()) } : {}),
+  };
+}
+
+/** The program's commands and subcommands as the completion scripts need them (plus `help`, which commander adds itself). */
+export function commandSpecs(program: Command): CommandSpec[] {
+  const specs = program.commands.flatMap((c) => [specOf(c, ''), ...c.commands.map((sub) => specOf(sub, `${c.name()} `))]);
+  const top = program.commands.map((c) => c.name());
+  specs.push({ names: ['help'], description: 'show the help of a command', options: [], args: [{ name: 'command', description: 'a command', variadic: false, values: top }] });
   return specs;
 }
 
@@ -75,7 +83,8 @@ export function completionScript(program: Command, shell: Shell): string {
 
 // ---- bash ----
 
-const casePattern = (names: string[]) => names.join('|');
+const casePattern = (names: string[]) => names.map((n) => (n.includes(' ') ? `"${n}"` : n)).join('|');
+const topLevel = (specs: CommandSpec[]) => specs.flatMap((s) => s.names).filter((n) => !n.includes(' '));
 
 function bashScript(specs: CommandSpec[]): string {
   const optionsCase = specs.map((s) => `    ${casePattern(s.names)}) echo "${s.options.flatMap((o) => o.flags).join(' ')}" ;;`).join('\n');
@@ -93,6 +102,8 @@ function bashScript(specs: CommandSpec[]): string {
         }),
     )
     .join('\n');
+  const groupArgs = specs.filter((s) => s.subcommands).map((s) => `    ${s.names.map((n) => `"${n} 0"`).join('|')}) COMPREPLY=($(compgen -W "${(s.subcommands ?? []).join(' ')}" -- "$cur")) ;;`);
+  const groups = specs.filter((s) => s.subcommands).flatMap((s) => s.names);
   const argCase = specs
     .flatMap((s) =>
       s.args.map((a, i) => {
@@ -101,6 +112,7 @@ function bashScript(specs: CommandSpec[]): string {
         return `    ${pattern}) ${action} ;;`;
       }),
     )
+    .concat(groupArgs)
     .join('\n');
   return `# bash completion for medic (written by: medic completion bash)
 # Install: echo 'source <(medic completion bash)' >> ~/.bashrc
@@ -160,6 +172,8 @@ _medic() {
     if ((value)); then value=0; continue; fi
     if [[ -z $cmd ]]; then
       [[ $w == -* ]] || cmd="$w"
+    elif [[ $pos == 0 && " ${groups.join(' ')} " == *" $cmd "* && $w != -* ]]; then
+      cmd="$cmd $w"
     elif [[ $w == -* ]]; then
       case " $(_medic_valued "$cmd") " in *" $w "*) value=1 ;; esac
     else
@@ -171,7 +185,7 @@ _medic() {
     if [[ $cur == -* ]]; then
       COMPREPLY=($(compgen -W "-h --help -V --version" -- "$cur"))
     else
-      COMPREPLY=($(compgen -W "${specs.flatMap((s) => s.names).join(' ')}" -- "$cur"))
+      COMPREPLY=($(compgen -W "${topLevel(specs).join(' ')}" -- "$cur"))
     fi
   elif ((value)); then
     _medic_value "$cmd" "\${COMP_WORDS[COMP_CWORD-1]}"
@@ -204,12 +218,26 @@ function zshArg(a: ArgSpec, i: number): string {
   return `'${a.variadic ? '*' : String(i + 1)}:${zq(a.name)}:${action}'`;
 }
 
+/** One command's `_arguments` call, indented by `pad`. */
+function zshArguments(s: CommandSpec, pad: string): string {
+  const lines = [...s.options.flatMap(zshOption), ...s.args.map(zshArg)];
+  return `${pad}_arguments -s \\\n${pad}  ${lines.join(` \\\n${pad}  `)}`;
+}
+
 function zshScript(specs: CommandSpec[]): string {
-  const commands = specs.flatMap((s) => s.names.map((n) => `    '${n}:${zq(s.description)}'`)).join('\n');
-  const branches = specs
+  const top = specs.filter((s) => !s.names[0].includes(' '));
+  const commands = top.flatMap((s) => s.names.map((n) => `    '${n}:${zq(s.description)}'`)).join('\n');
+  const branches = top
     .map((s) => {
-      const lines = [...s.options.flatMap(zshOption), ...s.args.map(zshArg)];
-      return `        ${casePattern(s.names)})\n          _arguments -s \\\n            ${lines.join(' \\\n            ')}\n          ;;`;
+      const head = `        ${casePattern(s.names)})`;
+      if (!s.subcommands) return `${head}\n${zshArguments(s, '          ')}\n          ;;`;
+      // A group (operator): its subcommand first, then that subcommand's arguments.
+      const subs = specs.filter((sub) => sub.names[0].startsWith(`${s.names[0]} `));
+      const described = subs.map((sub) => `'${sub.names[0].split(' ')[1]}:${zq(sub.description)}'`).join(' ');
+      const cases = subs
+        .map((sub) => `              ${sub.names[0].split(' ')[1]})\n                shift words; (( CURRENT-- ))\n${zshArguments(sub, '                ')}\n                ;;`)
+        .join('\n');
+      return `${head}\n          if (( CURRENT == 2 )); then\n            local -a subcommands=(${described})\n            _describe -t commands '${s.names[0]} command' subcommands\n          else\n            case $words[2] in\n${cases}\n            esac\n          fi\n          ;;`;
     })
     .join('\n');
   return `#compdef medic

@@ -14,6 +14,7 @@ import { BadRequest, RUNBOOKS } from '../runbooks';
 import { completionScript, SHELLS } from './completion';
 import { decide, DecisionOptions } from './decisions';
 import { EXIT_CODES_HELP, ParseError } from './exit';
+import { operatorHash } from './operator';
 import * as runs from './runs';
 import * as service from './service';
 
@@ -220,6 +221,15 @@ export function buildProgram(done: (code: number) => void = () => undefined): Co
     .addOption(configOption())
     .action(async (_opts: unknown, cmd: Command) => done(await service.api(configOf(cmd))));
 
+  const operator = program.command('operator').description('administer operators (api.operators): make a credential and its hash');
+  operator
+    .command('hash')
+    .description('print a new credential for an operator and the scrypt hash the configuration keeps')
+    .option('--stdin', 'hash the credential read from stdin instead (one line, at least 16 characters)')
+    .addOption(jsonOption())
+    .addHelpText('after', '\nExample:\n  medic operator hash            # give the credential to the person, put the hash in api.operators.<name>.credentialHash\n')
+    .action(async (opts: { stdin?: boolean; json?: boolean }) => done(await operatorHash(opts)));
+
   program
     .command('completion')
     .description('print the shell completion script (commands, options, runbook names)')
@@ -231,8 +241,11 @@ export function buildProgram(done: (code: number) => void = () => undefined): Co
     });
 
   // A parse error names the command it happened in, to point at that command's --help.
-  for (const cmd of [program, ...program.commands]) {
-    const where = cmd === program ? 'medic' : `medic ${cmd.name()}`;
+  const every = (c: Command): Command[] => [c, ...c.commands.flatMap(every)];
+  for (const cmd of every(program)) {
+    const path: string[] = [];
+    for (let c: Command | null = cmd; c; c = c.parent) path.unshift(c.name());
+    const where = path.join(' ');
     cmd.exitOverride((err: CommanderError) => {
       if (err.exitCode === 0 || err.code === 'commander.help') throw err;
       throw new ParseError(err, where);

@@ -36,7 +36,10 @@ const names = (c: Command) => [c.name(), ...c.aliases()];
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The commands the CLI had before commander: each must still exist (as a name or an alias). */
-const EVERY_COMMAND = ['alert', 'start', 'runs', 'list', 'show', 'status', 'history', 'watch', 'approve', 'reject', 'decide', 'doctor', 'setup', 'worker', 'api', 'completion'];
+const EVERY_COMMAND = ['alert', 'start', 'runs', 'list', 'show', 'status', 'history', 'watch', 'approve', 'reject', 'decide', 'doctor', 'setup', 'worker', 'api', 'operator', 'completion'];
+/** Every command and subcommand (`operator hash`), with the words that call it. */
+const everyCommand = (parent: Command, words: string[] = []): { c: Command; words: string[] }[] =>
+  parent.commands.flatMap((c) => [{ c, words: [...words, c.name()] }, ...everyCommand(c, [...words, c.name()])]);
 
 test('medic --help lists every command of the program with its description, and the environment and exit codes; -h and medic help say the same', async () => {
   assert.deepEqual(
@@ -64,11 +67,11 @@ test('medic --help lists every command of the program with its description, and 
   assert.equal((await medic(['help'])).stdout, help.stdout);
 });
 
-test('medic <command> --help describes every argument and option of that command; medic help <command> and the aliases say the same', async () => {
-  for (const c of program.commands) {
-    const r = await medic([c.name(), '--help']);
-    assert.equal(r.code, 0, `medic ${c.name()} --help: ${r.stderr}`);
-    assert.match(r.stdout, new RegExp(`^Usage: medic ${escape(names(c).join('|'))} `), c.name());
+test('medic <command> --help describes every argument, option and subcommand of that command; medic help <command> and the aliases say the same', async () => {
+  for (const { c, words } of everyCommand(program)) {
+    const r = await medic([...words, '--help']);
+    assert.equal(r.code, 0, `medic ${words.join(' ')} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^Usage: medic ${escape([...words.slice(0, -1), names(c).join('|')].join(' '))} `), words.join(' '));
     const text = flat(r.stdout);
     assert.ok(text.includes(flat(c.description())), `medic ${c.name()} --help: the description`);
     for (const a of c.registeredArguments) {
@@ -79,8 +82,12 @@ test('medic <command> --help describes every argument and option of that command
       assert.ok(o.description.length > 0, `medic ${c.name()}: option ${o.flags} has a description`);
       assert.ok(text.includes(`${o.flags} ${flat(o.description)}`), `medic ${c.name()} --help: option ${o.flags}`);
     }
+    for (const sub of c.commands) {
+      assert.ok(sub.description().length >= 10, `medic ${words.join(' ')} ${sub.name()} has a description`);
+      assert.ok(text.includes(flat(sub.description())), `medic ${words.join(' ')} --help lists ${sub.name()}`);
+    }
     assert.ok(text.includes('-h, --help show the help'), `medic ${c.name()} --help: -h`);
-    assert.equal((await medic(['help', c.name()])).stdout, r.stdout, `medic help ${c.name()}`);
+    assert.equal((await medic([...words.slice(0, -1), 'help', c.name()])).stdout, r.stdout, `medic help ${words.join(' ')}`);
     for (const alias of c.aliases()) assert.equal((await medic([alias, '--help'])).stdout, r.stdout, `medic ${alias} --help`);
   }
   const start = flat((await medic(['start', '--help'])).stdout);
@@ -114,6 +121,7 @@ test('bad usage exits 2 with one line that says what is wrong and where to look,
     [['decide', 'kust-replica/cox-1', 'approve'], /^medic: .*'approve' is invalid for argument 'action'\. Allowed choices are retry, resolved, abort; see medic decide --help\n$/],
     [['reject', 'kust-replica/cox-1'], /^medic: required option '--reason <text>' not specified; see medic reject --help\n$/],
     [['approve', 'kust-replica/cox-1', '--api-url', 'ftp://127.0.0.1/'], /^medic: MEDIC_API_URL \/ --api-url must be http:\/\/ or https:\/\/, got ftp:\n$/],
+    [['operator', 'hash', 'alice'], /^medic: too many arguments for 'hash'\. Expected 0 arguments but got 1; see medic operator hash --help\n$/],
     [['completion', 'fish'], /^medic: .*'fish' is invalid for argument 'shell'\. Allowed choices are bash, zsh; see medic completion --help\n$/],
   ];
   // No configuration file and nothing listening: bad input is refused before either is needed.
@@ -124,7 +132,7 @@ test('bad usage exits 2 with one line that says what is wrong and where to look,
     assert.match(r.stderr, message, `medic ${args.join(' ')}`);
     assert.equal(r.stderr.split('\n').length, 2, `one line, ending in a newline: ${JSON.stringify(r.stderr)}`);
     // --json where the command has it (completion prints a script, not a result).
-    const command = program.commands.find((c) => names(c).includes(args[0]));
+    const command = everyCommand(program).find(({ c, words }) => words.slice(0, -1).every((w, i) => w === args[i]) && names(c).includes(args[words.length - 1]))?.c;
     if (command && !command.options.some((o) => o.long === '--json')) continue;
     const json = await medic([...args, '--json'], env);
     assert.deepEqual([json.code, json.stdout], [2, ''], `medic ${args.join(' ')} --json`);
@@ -224,6 +232,8 @@ test('bash completion (sourced in bash): commands, each command\'s options, runb
     [['medic', 'approve', '--token-file', 'sch'], ['schema.ts']],
     [['medic', 'help', 'de'], ['decide']],
     [['medic', 'completion', ''], ['bash', 'zsh']],
+    [['medic', 'operator', ''], ['hash']],
+    [['medic', 'operator', 'hash', '-'], ['--stdin', '--json', '-h', '--help']],
     [['medic', 'frobnicate', ''], []],
   ];
   const got = await bashComplete(cases.map(([words]) => words));
@@ -248,6 +258,8 @@ test('zsh completion: the script names every command, its options and values (zs
     for (const a of c.registeredArguments) if (a.argChoices) assert.ok(body.includes(`:${a.name()}:(${a.argChoices.join(' ')})'`), `${c.name()}: the values of ${a.name()}`);
   }
   assert.ok(branch(program.commands.find((c) => c.name() === 'runs') as Command).includes(`:status:(${RUN_STATUSES.join(' ')})'`));
+  const operator = program.commands.find((c) => c.name() === 'operator') as Command;
+  assert.match(branch(operator), /local -a subcommands=\('hash:print a new credential[^']*'\)[\s\S]*\n {14}hash\)\n {16}shift words; \(\( CURRENT-- \)\)\n {16}_arguments -s \\\n {18}'--stdin\[[\s\S]*'--json\[/);
   assert.ok(branch(program.commands.find((c) => c.name() === 'show') as Command).includes("'1:run:_medic_run'"));
   // Quoting: every line's single quotes pair up (an escaped quote is '\'').
   for (const line of script.split('\n').filter((l) => !l.startsWith('#'))) assert.equal((line.replace(/'\\''/g, '').match(/'/g) ?? []).length % 2, 0, `unbalanced quotes: ${line}`);
@@ -259,4 +271,28 @@ test('zsh completion: the script names every command, its options and values (zs
   const file = path.join(tmp, '_medic');
   writeFileSync(file, script);
   await new Promise<void>((resolve, reject) => execFile(zsh, ['-n', file], (err, _o, stderr) => (err ? reject(new Error(stderr)) : resolve())));
+});
+
+test('medic operator hash: a new credential and a scrypt hash that verifies it (as the API checks it); --stdin hashes a given one; --json', async () => {
+  const { verifyCredential } = await import('../../worker/identity');
+  const made = await medic(['operator', 'hash', '--json']);
+  assert.equal(made.code, 0, made.stderr);
+  const { credential, hash } = JSON.parse(made.stdout) as { credential: string; hash: string };
+  assert.match(credential, /^[A-Za-z0-9_-]{43}$/);
+  assert.match(hash, /^scrypt\$16384\$8\$1\$/);
+  assert.ok(verifyCredential(credential, hash), 'the hash verifies the credential');
+  assert.ok(!verifyCredential(`${credential}x`, hash), 'and no other');
+  const human = await medic(['operator', 'hash']);
+  assert.match(human.stdout, /^credential: \S{43}\n {2}give it to the operator .*\nhash: scrypt\$\S+\n {2}for the configuration: api\.operators\.<name>\.credentialHash/);
+
+  const chosen = 'a-credential-of-my-own-choosing';
+  const given = await new Promise<Finished>((resolve) => {
+    const child = execFile(process.execPath, [path.join(REPO, 'dist/client/cli.js'), 'operator', 'hash', '--stdin'], { env: temporalEnv({}) }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(`${chosen}\n`);
+  });
+  assert.equal(given.code, 0, given.stderr);
+  assert.ok(verifyCredential(chosen, given.stdout.trim()), 'the hash of the credential on stdin');
+  assert.doesNotMatch(given.stdout, new RegExp(chosen), 'a given credential is not printed back');
 });

@@ -35,9 +35,9 @@ after(async () => {
 const CLI = path.resolve(__dirname, '../../client/cli.js');
 const ALERT = '2 snmpexec_mon_cox_1_status - - - replfailed (first: 2023-05-10/10:08:27, last: 2023-05-10/11:34:02, total: 3406)';
 
-/** The CLI's environment: Temporal for runs, the API with the operator token for decisions; `extra` (undefined: unset). */
+/** The CLI's environment: Temporal for runs, the API with alice's own credential for decisions; `extra` (undefined: unset). */
 function cliEnv(extra: Record<string, string | undefined> = {}) {
-  const env: NodeJS.ProcessEnv = { ...temporalEnv({ TEMPORAL_ADDRESS: svc.server.address, MEDIC_API_URL: svc.apiUrl, MEDIC_TOKEN: svc.tokens.operator }), ...extra };
+  const env: NodeJS.ProcessEnv = { ...temporalEnv({ TEMPORAL_ADDRESS: svc.server.address, MEDIC_API_URL: svc.apiUrl, MEDIC_TOKEN: svc.lab.operators.alice.token }), ...extra };
   for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
   return env;
 }
@@ -218,9 +218,13 @@ test('refused decisions leave the history unchanged; retry through the API; medi
     const wrongVerb = await api('POST', `/v1/runs/${enc(id)}/approve`, { body: { by: 'alice' } });
     assert.equal(wrongVerb.status, 409);
     assert.match(String(wrongVerb.json.error), /"approve" is not a decision for a pending escalation/);
+    // The CLI with alice's credential cannot decide as mallory; carol, a viewer, cannot decide at all.
     const cli = await medic(['decide', id, 'retry', '--by', 'mallory']);
-    assert.equal(cli.code, 1);
-    assert.match(cli.stderr, /medic: refused: mallory is not on the approver list/);
+    assert.equal(cli.code, 4);
+    assert.equal(cli.stderr, `medic: not authorised by the API at ${svc.apiUrl}: "by" must be you: you are alice; a decision is taken only as the operator who sends it (credential from MEDIC_TOKEN)\n`);
+    const viewer = await medic(['decide', id, 'retry'], undefined, { MEDIC_TOKEN: svc.lab.operators.carol.token });
+    assert.equal(viewer.code, 4);
+    assert.match(viewer.stderr, /: carol is a viewer: viewers cannot decide \(credential from MEDIC_TOKEN\)\n$/);
     assert.equal(await historyLength(id), h0, 'refused decisions add nothing to the history');
 
     // A slow clean: while it runs, no decision is pending.
@@ -255,9 +259,9 @@ test('refused decisions leave the history unchanged; retry through the API; medi
   ]);
 });
 
-test('the flapping-guard escalation resolved with medic decide: the run closes without a clean', async () => {
+test('the flapping-guard escalation resolved with medic decide (bob, with his own credential and no --by): the run closes without a clean', async () => {
   const cleansBefore = svc.lab.log().filter((e) => path.basename(e.tool) === 'clean_kust_replica.sh').length;
-  const r = await medic(['decide', 'kust-replica/cox-1', 'resolved', '--by', 'bob', '--comment', 'replica re-seeded by hand']);
+  const r = await medic(['decide', 'kust-replica/cox-1', 'resolved', '--comment', 'replica re-seeded by hand'], undefined, { MEDIC_TOKEN: svc.lab.operators.bob.token });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^accepted: resolved by bob$/m);
   const result = (await handle('kust-replica/cox-1').result()) as RunResult;
@@ -267,12 +271,12 @@ test('the flapping-guard escalation resolved with medic decide: the run closes w
   const decision = h.entries.find((e) => e.kind === 'decision');
   assert.deepEqual([decision?.via, decision?.decision?.action, decision?.decision?.by, decision?.accepted], ['update', 'resolved', 'bob', true]);
   assert.match(h.entries.find((e) => e.kind === 'notification')?.notification?.text ?? '', /\[ESCALATED\] kust-replica\/cox-1: clean the replica: flapping guard: cox-1 was repaired at /);
-  const again = await medic(['decide', 'kust-replica/cox-1', 'retry', '--by', 'bob']);
+  const again = await medic(['decide', 'kust-replica/cox-1', 'retry', '--by', 'bob'], undefined, { MEDIC_TOKEN: svc.lab.operators.bob.token });
   assert.equal(again.code, 1);
   assert.match(again.stderr, /refused: the run kust-replica\/cox-1 is closed \(completed\)/);
 });
 
-test('approval gate end to end: a name not on the list is refused, medic reject ends the run, an API approve lets the clean run', async () => {
+test('approval gate end to end: alice deciding as bob and a viewer are refused (403) and the run still waits, medic reject (bob) ends the run, an API approve lets the clean run', async () => {
   const id = 'kust-replica/cox-2';
   const cleans = () => svc.lab.log().filter((e) => path.basename(e.tool) === 'clean_kust_replica.sh' && e.argv[0] === 'cox-2').length;
   const before = cleans();
@@ -281,12 +285,19 @@ test('approval gate end to end: a name not on the list is refused, medic reject 
   const s = await eventually(() => state(id), (st) => st.status === 'awaiting-approval', 30_000);
   assert.match(s.pending?.reason ?? '', /clean_kust_replica\.sh cox-2 on vkt-4vm-879-standart-01/);
   await eventually(() => medicJson<RunSummary[]>(['runs', '--status', 'awaiting-approval']), (rs) => ids(rs).join() === id, 30_000);
-  const mallory = await medic(['approve', id, '--by', 'mallory']);
-  assert.equal(mallory.code, 1);
-  assert.match(mallory.stderr, /refused: mallory is not on the approver list/);
-  const noReason = await medic(['reject', id, '--by', 'bob']);
+  const h0 = await quietHistoryLength(handle(id));
+  const asBob = await medic(['approve', id, '--by', 'bob']);
+  assert.equal(asBob.code, 4);
+  assert.match(asBob.stderr, /: "by" must be you: you are alice; a decision is taken only as the operator who sends it \(credential from MEDIC_TOKEN\)\n$/);
+  const viewer = await medic(['approve', id], undefined, { MEDIC_TOKEN: svc.lab.operators.carol.token });
+  assert.equal(viewer.code, 4);
+  assert.match(viewer.stderr, /carol is a viewer: viewers cannot decide/);
+  assert.equal(await historyLength(id), h0, 'refused decisions reach nothing');
+  assert.equal((await state(id)).status, 'awaiting-approval', 'the run still waits');
+  const asBobByBob = { MEDIC_TOKEN: svc.lab.operators.bob.token };
+  const noReason = await medic(['reject', id, '--by', 'bob'], undefined, asBobByBob);
   assert.equal(noReason.code, 2);
-  const reject = await medic(['reject', id, '--by', 'bob', '--reason', 'not during the sale']);
+  const reject = await medic(['reject', id, '--by', 'bob', '--reason', 'not during the sale'], undefined, asBobByBob);
   assert.equal(reject.code, 0, reject.stderr);
   const rejected = (await handle(id).result()) as RunResult;
   assert.deepEqual([rejected.status, rejected.outcome], ['aborted', 'rejected']);
@@ -374,7 +385,7 @@ test('the API refuses a missing or wrong token, unknown runs, malformed IDs and 
     [['history', 'kust-replica/cox-9'], 1, /medic: no such run/],
     [['show', 'cox-1'], 2, /malformed run ID/],
     [['decide', 'kust-replica/cox-2', 'approve', '--by', 'alice'], 2, /'approve' is invalid for argument 'action'\. Allowed choices are retry, resolved, abort/],
-    [['approve', 'kust-replica/cox-2'], 2, /"by" .* is required/],
+    [['approve', 'kust-replica/cox-2'], 1, /^medic: refused: the run kust-replica\/cox-2 is closed \(completed\)/],
     [['approve', 'kust-replica/cox-9', '--by', 'alice'], 1, /medic: no such run/],
     [['runs', '--status', 'broken'], 2, /argument 'broken' is invalid\. Allowed choices are running, /],
     [['frobnicate'], 2, /unknown command 'frobnicate'/],
@@ -419,7 +430,7 @@ test('GET /metrics: runs started and finished by runbook and outcome, escalation
   assert.equal(value(again, finished('repaired')), 3);
 });
 
-test("the CLI decides through the API with the operator's own credential: a wrong token or an open token file is refused and the run still waits; --json on alert, watch, approve and their failures", async () => {
+test("the CLI decides through the API with the operator's own credential: a wrong token, the shared token, alice as bob and an open token file are refused and the run still waits; alice approves from her 0600 token file; --json on alert, watch, approve and their failures", async () => {
   const id = 'kust-replica/cox-2';
   const started = await medicJson<{ workflowId: string; started: boolean }>(['start', 'kust-replica', 'cox-2'], approvalConfig);
   assert.deepEqual([started.workflowId, started.started], [id, true]);
@@ -438,14 +449,22 @@ test("the CLI decides through the API with the operator's own credential: a wron
     const xdg = mkdtempSync(path.join(os.tmpdir(), 'medic-xdg-'));
     const tokenFile = path.join(xdg, 'medic', 'token');
     mkdirSync(path.dirname(tokenFile));
-    writeFileSync(tokenFile, `${svc.tokens.operator}\n`, { mode: 0o640 });
+    writeFileSync(tokenFile, `${svc.lab.operators.alice.token}\n`, { mode: 0o640 });
     const fromFile = { MEDIC_TOKEN: undefined, XDG_CONFIG_HOME: xdg };
     const open = await medic(['approve', id, '--by', 'alice'], approvalConfig, fromFile);
     assert.deepEqual([open.code, open.stderr], [4, `medic: the token file ${tokenFile} is open to group or others (mode 0640); make it yours alone: chmod 600 ${tokenFile}\n`]);
 
-    const refused = await medic(['approve', id, '--by', 'mallory', '--json'], approvalConfig);
+    const shared = await medic(['approve', id], approvalConfig, { MEDIC_TOKEN: svc.tokens.operator });
+    assert.equal(shared.code, 4);
+    assert.match(shared.stderr, /: the shared operator token \(api\.operatorToken\) reads and starts runs only; decide with your own credential \(api\.operators\)/);
+    const asBob = await medic(['approve', id, '--by', 'bob', '--json'], approvalConfig);
+    assert.deepEqual([asBob.code, asBob.stdout], [4, '']);
+    assert.deepEqual(JSON.parse(asBob.stderr), { error: `not authorised by the API at ${svc.apiUrl}: "by" must be you: you are alice; a decision is taken only as the operator who sends it (credential from MEDIC_TOKEN)`, exit: 4 });
+    const refused = await medic(['decide', id, 'retry', '--json'], approvalConfig);
     assert.deepEqual([refused.code, refused.stdout], [1, '']);
-    assert.deepEqual(JSON.parse(refused.stderr), { error: 'refused: mallory is not on the approver list', exit: 1 });
+    const refusal = JSON.parse(refused.stderr) as { error: string; exit: number };
+    assert.equal(refusal.exit, 1);
+    assert.match(refusal.error, /^refused: "retry" is not a decision for a pending approval/);
     assert.equal(await historyLength(id), h0, 'nothing reached the run but refusals, which add nothing to its history');
     assert.equal((await state(id)).status, 'awaiting-approval', 'the run still waits');
 
@@ -455,7 +474,7 @@ test("the CLI decides through the API with the operator's own credential: a wron
     doc.api = { ...(doc.api ?? {}), listen: new URL(svc.apiUrl).host };
     const listenConfig = path.join(path.dirname(approvalConfig), 'medic-listen.yaml');
     writeFileSync(listenConfig, YAML.stringify(doc));
-    const approved = await medic(['approve', id, '--by', 'alice', '--comment', 'go', '--json'], listenConfig, { ...fromFile, MEDIC_API_URL: undefined });
+    const approved = await medic(['approve', id, '--comment', 'go', '--json'], listenConfig, { ...fromFile, MEDIC_API_URL: undefined });
     assert.equal(approved.code, 0, approved.stderr);
     const rec = JSON.parse(approved.stdout) as Record<string, unknown>;
     assert.deepEqual([rec.action, rec.by, rec.comment, rec.accepted], ['approve', 'alice', 'go', true]);
