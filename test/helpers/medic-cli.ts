@@ -7,11 +7,11 @@ import path from 'node:path';
 
 export const CLI = path.resolve(__dirname, '../../client/cli.js');
 
-/** The caller's environment without any TEMPORAL_* setting (TEMPORAL_CLI, the binary's path, kept), plus `extra`. */
+/** The caller's environment without any TEMPORAL_* setting (TEMPORAL_CLI, the binary's path, kept) or the CLI's own MEDIC_*, plus `extra`. */
 export function temporalEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('TEMPORAL_') && k !== 'TEMPORAL_CLI') delete env[k];
-  delete env.MEDIC_CONFIG;
+  for (const k of ['MEDIC_CONFIG', 'MEDIC_API_URL', 'MEDIC_TOKEN']) delete env[k];
   return { ...env, ...extra };
 }
 

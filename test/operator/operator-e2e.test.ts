@@ -5,13 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import YAML from 'yaml';
 import type { RunDescription, RunHistory, RunSummary } from '../../client/history';
 import { settingsFor } from '../../client/runbooks';
 import { RunbookKey, RunResult, RunState, RunStatusKey, stateQuery, TargetKey } from '../../workflows/definitions';
+import { temporalEnv } from '../helpers/medic-cli';
 import { eventually, quietHistoryLength } from '../helpers/temporal';
 import { Service, startService } from '../helpers/service';
 
@@ -33,16 +35,17 @@ after(async () => {
 const CLI = path.resolve(__dirname, '../../client/cli.js');
 const ALERT = '2 snmpexec_mon_cox_1_status - - - replfailed (first: 2023-05-10/10:08:27, last: 2023-05-10/11:34:02, total: 3406)';
 
-function cliEnv() {
-  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: svc.server.address };
-  delete env.TEMPORAL_NAMESPACE;
+/** The CLI's environment: Temporal for runs, the API with alice's own credential for decisions; `extra` (undefined: unset). */
+function cliEnv(extra: Record<string, string | undefined> = {}) {
+  const env: NodeJS.ProcessEnv = { ...temporalEnv({ TEMPORAL_ADDRESS: svc.server.address, MEDIC_API_URL: svc.apiUrl, MEDIC_TOKEN: svc.lab.operators.alice.token }), ...extra };
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
   return env;
 }
 
 /** `medic <args> --config <lab config>` as a child process. */
-function medic(args: string[], config = svc.lab.configPath): Promise<{ code: number; stdout: string; stderr: string }> {
+function medic(args: string[], config = svc.lab.configPath, env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args, '--config', config], { env: cliEnv(), timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args, '--config', config], { env: cliEnv(env), timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
@@ -215,9 +218,13 @@ test('refused decisions leave the history unchanged; retry through the API; medi
     const wrongVerb = await api('POST', `/v1/runs/${enc(id)}/approve`, { body: { by: 'alice' } });
     assert.equal(wrongVerb.status, 409);
     assert.match(String(wrongVerb.json.error), /"approve" is not a decision for a pending escalation/);
+    // The CLI with alice's credential cannot decide as mallory; carol, a viewer, cannot decide at all.
     const cli = await medic(['decide', id, 'retry', '--by', 'mallory']);
-    assert.equal(cli.code, 1);
-    assert.match(cli.stderr, /medic: refused: mallory is not on the approver list/);
+    assert.equal(cli.code, 4);
+    assert.equal(cli.stderr, `medic: not authorised by the API at ${svc.apiUrl}: "by" must be you: you are alice; a decision is taken only as the operator who sends it (credential from MEDIC_TOKEN)\n`);
+    const viewer = await medic(['decide', id, 'retry'], undefined, { MEDIC_TOKEN: svc.lab.operators.carol.token });
+    assert.equal(viewer.code, 4);
+    assert.match(viewer.stderr, /: carol is a viewer: viewers cannot decide \(credential from MEDIC_TOKEN\)\n$/);
     assert.equal(await historyLength(id), h0, 'refused decisions add nothing to the history');
 
     // A slow clean: while it runs, no decision is pending.
@@ -252,9 +259,9 @@ test('refused decisions leave the history unchanged; retry through the API; medi
   ]);
 });
 
-test('the flapping-guard escalation resolved with medic decide: the run closes without a clean', async () => {
+test('the flapping-guard escalation resolved with medic decide (bob, with his own credential and no --by): the run closes without a clean', async () => {
   const cleansBefore = svc.lab.log().filter((e) => path.basename(e.tool) === 'clean_kust_replica.sh').length;
-  const r = await medic(['decide', 'kust-replica/cox-1', 'resolved', '--by', 'bob', '--comment', 'replica re-seeded by hand']);
+  const r = await medic(['decide', 'kust-replica/cox-1', 'resolved', '--comment', 'replica re-seeded by hand'], undefined, { MEDIC_TOKEN: svc.lab.operators.bob.token });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^accepted: resolved by bob$/m);
   const result = (await handle('kust-replica/cox-1').result()) as RunResult;
@@ -264,12 +271,12 @@ test('the flapping-guard escalation resolved with medic decide: the run closes w
   const decision = h.entries.find((e) => e.kind === 'decision');
   assert.deepEqual([decision?.via, decision?.decision?.action, decision?.decision?.by, decision?.accepted], ['update', 'resolved', 'bob', true]);
   assert.match(h.entries.find((e) => e.kind === 'notification')?.notification?.text ?? '', /\[ESCALATED\] kust-replica\/cox-1: clean the replica: flapping guard: cox-1 was repaired at /);
-  const again = await medic(['decide', 'kust-replica/cox-1', 'retry', '--by', 'bob']);
+  const again = await medic(['decide', 'kust-replica/cox-1', 'retry', '--by', 'bob'], undefined, { MEDIC_TOKEN: svc.lab.operators.bob.token });
   assert.equal(again.code, 1);
   assert.match(again.stderr, /refused: the run kust-replica\/cox-1 is closed \(completed\)/);
 });
 
-test('approval gate end to end: a name not on the list is refused, medic reject ends the run, an API approve lets the clean run', async () => {
+test('approval gate end to end: alice deciding as bob and a viewer are refused (403) and the run still waits, medic reject (bob) ends the run, an API approve lets the clean run', async () => {
   const id = 'kust-replica/cox-2';
   const cleans = () => svc.lab.log().filter((e) => path.basename(e.tool) === 'clean_kust_replica.sh' && e.argv[0] === 'cox-2').length;
   const before = cleans();
@@ -278,12 +285,19 @@ test('approval gate end to end: a name not on the list is refused, medic reject 
   const s = await eventually(() => state(id), (st) => st.status === 'awaiting-approval', 30_000);
   assert.match(s.pending?.reason ?? '', /clean_kust_replica\.sh cox-2 on vkt-4vm-879-standart-01/);
   await eventually(() => medicJson<RunSummary[]>(['runs', '--status', 'awaiting-approval']), (rs) => ids(rs).join() === id, 30_000);
-  const mallory = await medic(['approve', id, '--by', 'mallory']);
-  assert.equal(mallory.code, 1);
-  assert.match(mallory.stderr, /refused: mallory is not on the approver list/);
-  const noReason = await medic(['reject', id, '--by', 'bob']);
+  const h0 = await quietHistoryLength(handle(id));
+  const asBob = await medic(['approve', id, '--by', 'bob']);
+  assert.equal(asBob.code, 4);
+  assert.match(asBob.stderr, /: "by" must be you: you are alice; a decision is taken only as the operator who sends it \(credential from MEDIC_TOKEN\)\n$/);
+  const viewer = await medic(['approve', id], undefined, { MEDIC_TOKEN: svc.lab.operators.carol.token });
+  assert.equal(viewer.code, 4);
+  assert.match(viewer.stderr, /carol is a viewer: viewers cannot decide/);
+  assert.equal(await historyLength(id), h0, 'refused decisions reach nothing');
+  assert.equal((await state(id)).status, 'awaiting-approval', 'the run still waits');
+  const asBobByBob = { MEDIC_TOKEN: svc.lab.operators.bob.token };
+  const noReason = await medic(['reject', id, '--by', 'bob'], undefined, asBobByBob);
   assert.equal(noReason.code, 2);
-  const reject = await medic(['reject', id, '--by', 'bob', '--reason', 'not during the sale']);
+  const reject = await medic(['reject', id, '--by', 'bob', '--reason', 'not during the sale'], undefined, asBobByBob);
   assert.equal(reject.code, 0, reject.stderr);
   const rejected = (await handle(id).result()) as RunResult;
   assert.deepEqual([rejected.status, rejected.outcome], ['aborted', 'rejected']);
@@ -370,11 +384,12 @@ test('the API refuses a missing or wrong token, unknown runs, malformed IDs and 
     [['show', 'kust-replica/cox-9'], 1, /medic: no such run: kust-replica\/cox-9/],
     [['history', 'kust-replica/cox-9'], 1, /medic: no such run/],
     [['show', 'cox-1'], 2, /malformed run ID/],
-    [['decide', 'kust-replica/cox-2', 'approve', '--by', 'alice'], 2, /"action" must be one of retry, resolved, abort/],
-    [['approve', 'kust-replica/cox-2'], 2, /"by" .* is required/],
-    [['runs', '--status', 'broken'], 2, /unknown status "broken"/],
-    [['frobnicate'], 2, /unknown command frobnicate/],
-    [['show', 'kust-replica/cox-2', '--colour'], 2, /Unknown option '--colour'/],
+    [['decide', 'kust-replica/cox-2', 'approve', '--by', 'alice'], 2, /'approve' is invalid for argument 'action'\. Allowed choices are retry, resolved, abort/],
+    [['approve', 'kust-replica/cox-2'], 1, /^medic: refused: the run kust-replica\/cox-2 is closed \(completed\)/],
+    [['approve', 'kust-replica/cox-9', '--by', 'alice'], 1, /medic: no such run/],
+    [['runs', '--status', 'broken'], 2, /argument 'broken' is invalid\. Allowed choices are running, /],
+    [['frobnicate'], 2, /unknown command 'frobnicate'/],
+    [['show', 'kust-replica/cox-2', '--colour'], 2, /unknown option '--colour'; see medic show --help/],
   ];
   for (const [args, code, message] of cli) {
     const r = await medic(args);
@@ -413,4 +428,69 @@ test('GET /metrics: runs started and finished by runbook and outcome, escalation
   // A second scrape counts nothing twice.
   const again = (await api('GET', '/metrics')).text;
   assert.equal(value(again, finished('repaired')), 3);
+});
+
+test("the CLI decides through the API with the operator's own credential: a wrong token, the shared token, alice as bob and an open token file are refused and the run still waits; alice approves from her 0600 token file; --json on alert, watch, approve and their failures", async () => {
+  const id = 'kust-replica/cox-2';
+  const started = await medicJson<{ workflowId: string; started: boolean }>(['start', 'kust-replica', 'cox-2'], approvalConfig);
+  assert.deepEqual([started.workflowId, started.started], [id, true]);
+  await eventually(() => state(id), (st) => st.status === 'awaiting-approval', 30_000);
+  const watcher = spawn(process.execPath, [CLI, 'watch', id, '--json', '--config', svc.lab.configPath], { env: cliEnv() });
+  let watched = '';
+  watcher.stdout.on('data', (d: Buffer) => (watched += d.toString()));
+  const watchDone = new Promise<number | null>((resolve) => watcher.on('exit', (code) => resolve(code)));
+  try {
+    const h0 = await quietHistoryLength(handle(id));
+    const wrong = await medic(['approve', id, '--by', 'alice'], approvalConfig, { MEDIC_TOKEN: 'not-the-operator-token' });
+    assert.deepEqual([wrong.code, wrong.stdout], [4, '']);
+    assert.equal(wrong.stderr, `medic: not authorised by the API at ${svc.apiUrl}: invalid token (credential from MEDIC_TOKEN)\n`);
+
+    // The token in the default file ($XDG_CONFIG_HOME/medic/token), which group members could read.
+    const xdg = mkdtempSync(path.join(os.tmpdir(), 'medic-xdg-'));
+    const tokenFile = path.join(xdg, 'medic', 'token');
+    mkdirSync(path.dirname(tokenFile));
+    writeFileSync(tokenFile, `${svc.lab.operators.alice.token}\n`, { mode: 0o640 });
+    const fromFile = { MEDIC_TOKEN: undefined, XDG_CONFIG_HOME: xdg };
+    const open = await medic(['approve', id, '--by', 'alice'], approvalConfig, fromFile);
+    assert.deepEqual([open.code, open.stderr], [4, `medic: the token file ${tokenFile} is open to group or others (mode 0640); make it yours alone: chmod 600 ${tokenFile}\n`]);
+
+    const shared = await medic(['approve', id], approvalConfig, { MEDIC_TOKEN: svc.tokens.operator });
+    assert.equal(shared.code, 4);
+    assert.match(shared.stderr, /: the shared operator token \(api\.operatorToken\) reads and starts runs only; decide with your own credential \(api\.operators\)/);
+    const asBob = await medic(['approve', id, '--by', 'bob', '--json'], approvalConfig);
+    assert.deepEqual([asBob.code, asBob.stdout], [4, '']);
+    assert.deepEqual(JSON.parse(asBob.stderr), { error: `not authorised by the API at ${svc.apiUrl}: "by" must be you: you are alice; a decision is taken only as the operator who sends it (credential from MEDIC_TOKEN)`, exit: 4 });
+    const refused = await medic(['decide', id, 'retry', '--json'], approvalConfig);
+    assert.deepEqual([refused.code, refused.stdout], [1, '']);
+    const refusal = JSON.parse(refused.stderr) as { error: string; exit: number };
+    assert.equal(refusal.exit, 1);
+    assert.match(refusal.error, /^refused: "retry" is not a decision for a pending approval/);
+    assert.equal(await historyLength(id), h0, 'nothing reached the run but refusals, which add nothing to its history');
+    assert.equal((await state(id)).status, 'awaiting-approval', 'the run still waits');
+
+    // chmod 600, and no MEDIC_API_URL: the API is found at api.listen of the configuration.
+    chmodSync(tokenFile, 0o600);
+    const doc = YAML.parse(readFileSync(approvalConfig, 'utf8')) as { api?: Record<string, unknown> };
+    doc.api = { ...(doc.api ?? {}), listen: new URL(svc.apiUrl).host };
+    const listenConfig = path.join(path.dirname(approvalConfig), 'medic-listen.yaml');
+    writeFileSync(listenConfig, YAML.stringify(doc));
+    const approved = await medic(['approve', id, '--comment', 'go', '--json'], listenConfig, { ...fromFile, MEDIC_API_URL: undefined });
+    assert.equal(approved.code, 0, approved.stderr);
+    const rec = JSON.parse(approved.stdout) as Record<string, unknown>;
+    assert.deepEqual([rec.action, rec.by, rec.comment, rec.accepted], ['approve', 'alice', 'go', true]);
+    assert.equal(((await handle(id).result()) as RunResult).outcome, 'repaired');
+    assert.equal(await watchDone, 0, 'watch --json exits when the run closes');
+  } finally {
+    watcher.kill();
+  }
+  const lines = watched.trim().split('\n').map((l) => JSON.parse(l) as { workflowId: string; status: string; pending?: { kind: string }; outcome?: string });
+  assert.deepEqual([lines[0].workflowId, lines[0].status, lines[0].pending?.kind], [id, 'awaiting-approval', 'approval']);
+  assert.deepEqual([lines.at(-1)?.status, lines.at(-1)?.outcome], ['completed', 'repaired']);
+
+  svc.lab.setState((s) => {
+    s.maps.cox.blocks[0].srvs[1].repl = 'replfailed';
+  });
+  const alert = await medicJson<{ workflowId: string; started: boolean }>(['alert', ALERT]);
+  assert.deepEqual([alert.workflowId, alert.started], ['kust-replica/cox-1', true]);
+  assert.equal(((await handle('kust-replica/cox-1').result()) as RunResult).outcome, 'repaired');
 });
