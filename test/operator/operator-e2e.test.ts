@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import YAML from 'yaml';
+import { temporal } from '@temporalio/proto';
 import type { RunDescription, RunHistory, RunSummary } from '../../client/history';
 import { settingsFor } from '../../client/runbooks';
 import { RunbookKey, RunResult, RunState, RunStatusKey, stateQuery, TargetKey } from '../../workflows/definitions';
@@ -78,6 +79,19 @@ async function api(method: string, urlPath: string, opts: { token?: string | nul
 const handle = (id: string) => svc.client.workflow.getHandle(id);
 const state = (id: string) => handle(id).query(stateQuery);
 const historyLength = async (id: string) => (await handle(id).fetchHistory()).events?.length ?? 0;
+const EventType = temporal.api.enums.v1.EventType;
+/** The types of the events a run's history gained after its first `from`. */
+const eventTypesSince = async (id: string, from: number) => ((await handle(id).fetchHistory()).events ?? []).slice(from).map((e) => EventType[e.eventType ?? 0].replace(/^EVENT_TYPE_/, ''));
+/**
+ * A decision the run refuses is recorded in its state (the audit trail): a workflow task and the Update's
+ * acceptance and completion (failed), nothing that acts (no activity, timer or signal).
+ */
+async function onlyRecordedSince(id: string, from: number): Promise<void> {
+  const added = await eventTypesSince(id, from);
+  assert.ok(added.length > 0 && added.every((t) => /^(WORKFLOW_TASK_(SCHEDULED|STARTED|COMPLETED)|WORKFLOW_EXECUTION_UPDATE_(ACCEPTED|COMPLETED))$/.test(t)), `only the run's record of the refusal was added: ${added.join(', ')}`);
+}
+/** The run's decision records after the first `from`, as [action, by, accepted, verified, via, source, step]. */
+const auditSince = async (id: string, from: number) => (await state(id)).decisions.slice(from).map((d) => [d.action, d.by, d.accepted, d.verified, d.via, d.source, d.step]);
 const enc = (id: string) => encodeURIComponent(id);
 const labLog = () => svc.lab.log().map((e) => `${e.node}: ${path.basename(e.tool)} ${e.argv.join(' ')} -> ${e.exitCode}`);
 const srvOf = (name: string) => svc.lab.state().maps.cox.blocks.flatMap((b) => b.srvs).find((s) => s.name === name);
@@ -213,6 +227,7 @@ test('refused decisions leave the history unchanged; retry through the API; medi
     assert.ok(Date.parse(shown.state.nextTimerAt ?? '') > Date.now(), 'the next reminder is in the future');
 
     const h0 = await quietHistoryLength(handle(id));
+    const d0 = (await state(id)).decisions.length;
     const wrongName = await api('POST', `/v1/runs/${enc(id)}/decide`, { token: svc.lab.operators.alice.token, body: { action: 'retry', by: 'mallory' } });
     assert.deepEqual([wrongName.status, wrongName.json.error], [403, '"by" must be you: you are alice; a decision is taken only as the operator who sends it']);
     const wrongVerb = await api('POST', `/v1/runs/${enc(id)}/approve`, { body: { by: 'alice' } });
@@ -225,7 +240,9 @@ test('refused decisions leave the history unchanged; retry through the API; medi
     const viewer = await medic(['decide', id, 'retry'], undefined, { MEDIC_TOKEN: svc.lab.operators.carol.token });
     assert.equal(viewer.code, 4);
     assert.match(viewer.stderr, /: carol is a viewer: viewers cannot decide \(credential from MEDIC_TOKEN\)\n$/);
-    assert.equal(await historyLength(id), h0, 'refused decisions add nothing to the history');
+    // The 403s never reach the run; the run's own refusal (a wrong verb, from alice, verified) is its audit record and nothing else.
+    await onlyRecordedSince(id, h0);
+    assert.deepEqual(await auditSince(id, d0), [['approve', 'alice', false, true, 'api', '127.0.0.1', 'clean the replica']]);
 
     // A slow clean: while it runs, no decision is pending.
     svc.lab.setState((s) => {
@@ -441,6 +458,7 @@ test("the CLI decides through the API with the operator's own credential: a wron
   const watchDone = new Promise<number | null>((resolve) => watcher.on('exit', (code) => resolve(code)));
   try {
     const h0 = await quietHistoryLength(handle(id));
+    const d0 = (await state(id)).decisions.length;
     const wrong = await medic(['approve', id, '--by', 'alice'], approvalConfig, { MEDIC_TOKEN: 'not-the-operator-token' });
     assert.deepEqual([wrong.code, wrong.stdout], [4, '']);
     assert.equal(wrong.stderr, `medic: not authorised by the API at ${svc.apiUrl}: invalid token (credential from MEDIC_TOKEN)\n`);
@@ -465,7 +483,9 @@ test("the CLI decides through the API with the operator's own credential: a wron
     const refusal = JSON.parse(refused.stderr) as { error: string; exit: number };
     assert.equal(refusal.exit, 1);
     assert.match(refusal.error, /^refused: "retry" is not a decision for a pending approval/);
-    assert.equal(await historyLength(id), h0, 'nothing reached the run but refusals, which add nothing to its history');
+    // Only the run's refusal of "retry" reached it, recorded as alice's (verified, through the API); the others stopped at the API or the CLI.
+    await onlyRecordedSince(id, h0);
+    assert.deepEqual(await auditSince(id, d0), [['retry', 'alice', false, true, 'api', '127.0.0.1', 'clean the replica']]);
     assert.equal((await state(id)).status, 'awaiting-approval', 'the run still waits');
 
     // chmod 600, and no MEDIC_API_URL: the API is found at api.listen of the configuration.
