@@ -264,6 +264,10 @@ export const ConfigSchema = z
         webhookToken: secret.optional(),
         operatorToken: secret.optional(),
         approvers: z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/)).default([]),
+        /** The web console's address as operators reach it (notification links); default http://<listen>/console. */
+        publicUrl: z.string().url().regex(/^https?:\/\//, 'an http:// or https:// URL').optional(),
+        /** How long a console session lasts after the login (default 8h). */
+        sessionTimeout: duration.optional(),
       })
       .strict()
       .default({ listen: '127.0.0.1:8480', approvers: [] }),
@@ -358,5 +362,15 @@ export const ConfigSchema = z
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** The console's public base URL without a trailing slash: `api.publicUrl`, else http://<api.listen>/console. */
+export function consoleUrl(config: Pick<Config, 'api'>): string {
+  return (config.api.publicUrl ?? `http://${config.api.listen}/console`).replace(/\/+$/, '');
+}
+
+/** The console page of a run (the link notifications carry). */
+export function runPageUrl(config: Pick<Config, 'api'>, workflowId: string): string {
+  return `${consoleUrl(config)}/runs/${encodeURIComponent(workflowId)}`;
+}
 export type Paths = z.infer<typeof PathsSchema>;
 export type Timers = z.infer<typeof TimersSchema>;
