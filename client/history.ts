@@ -7,14 +7,15 @@
  *   - `runHistory`: a run's timeline rebuilt from its event history alone (commands with hosts,
  *     exit codes and output excerpts, timers, decisions, signals, the result), so it works for any
  *     run, finished or not, with no worker running;
- *   - `sendDecision`: a decision as the validated `decide` Update; a refusal changes nothing.
+ *   - `sendDecision`: a decision as the validated `decide` Update (signed for the pending decision when
+ *     given a signer); a refusal changes nothing.
  */
 import { Client, WorkflowExecutionDescription, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { arrayFromPayloads, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
 import type { ExecResult, Notification, RunCommandRequest } from '../activities';
-import { decideUpdate, Decision, DecisionRecord, RunbookKey, RunResult, RunState, RunStatus, RunStatusKey, stateQuery, TargetKey } from '../workflows/definitions';
+import { decideUpdate, Decision, DecisionProof, DecisionRecord, Pending, RunbookKey, RunResult, RunState, RunStatus, RunStatusKey, stateQuery, TargetKey } from '../workflows/definitions';
 import { BadRequest, isRunbook, RUNBOOKS } from './runbooks';
 
 /** The run does not exist (or the ID names no runbook of this service). */
@@ -184,13 +185,36 @@ export function checkDecision(d: Record<string, unknown>, allowed: readonly stri
   };
 }
 
-/** Sends a decision as the `decide` Update: accepted (recorded), or refused with the run's reason (nothing recorded). */
-export async function sendDecision(client: Client, id: string, decision: Decision): Promise<DecisionRecord> {
+/**
+ * Signs a decision for the pending decision it answers (worker/decision-keys.ts DecisionKeys.signer): runs
+ * started with `settings.identity` accept only decisions that carry such a proof.
+ */
+export type DecisionSigner = (decision: Decision, workflowId: string, pending: Pending) => DecisionProof;
+
+/** The decision the run waits for now (the `state` query of an open run), or undefined. */
+export async function pendingDecision(client: Client, id: string): Promise<Pending | undefined> {
+  const workflowId = checkRunId(id);
+  const state = await client.connection.withDeadline(Date.now() + DECISION_TIMEOUT_MS, () => client.workflow.getHandle(workflowId).query(stateQuery));
+  return state.pending;
+}
+
+/**
+ * Sends a decision as the `decide` Update: accepted (recorded), or refused with the run's reason (nothing
+ * recorded). With `signer`, the decision goes with its proof for the decision pending now.
+ */
+export async function sendDecision(client: Client, id: string, decision: Decision, signer?: DecisionSigner): Promise<DecisionRecord> {
   const workflowId = checkRunId(id);
   const d = await describe(client, workflowId);
   if (d.status.name !== 'RUNNING') throw new Conflict(`refused: the run ${workflowId} is closed (${d.status.name.toLowerCase()}); no decision is pending`);
+  let sent = decision;
+  if (signer) {
+    const pending = await pendingDecision(client, workflowId);
+    // The run's own words for it (workflows/run.ts): there is nothing a proof could be bound to.
+    if (!pending) throw new Conflict('refused: no decision is pending in this run');
+    sent = { ...decision, proof: signer(decision, workflowId, pending) };
+  }
   try {
-    return await client.connection.withDeadline(Date.now() + DECISION_TIMEOUT_MS, () => client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, { args: [decision] }));
+    return await client.connection.withDeadline(Date.now() + DECISION_TIMEOUT_MS, () => client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, { args: [sent] }));
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) throw new Conflict(`refused: ${err.cause?.message ?? err.message}`);
     if (err instanceof WorkflowNotFoundError) throw new Conflict(`refused: the run ${workflowId} closed meanwhile`);

@@ -8,6 +8,7 @@ import type { Config, Policy } from '../config/schema';
 import { check, CLUSTER, INSTANCE, MAP, NODE, SERVICE } from '../parsers/patterns';
 import { RunbookKey, RunbookName, RunResult, RunSettings, RunStatusKey, seenAgainSignal, TargetKey } from '../workflows/definitions';
 import { msOf } from '../workflows/duration';
+import { decisionIdentity } from '../worker/decision-keys';
 import { LAST_BOOTSTRAP_MEMO } from '../workflows/galera-decision';
 
 interface RunbookSpec {
@@ -62,13 +63,21 @@ function policyOf(config: Config, runbook: RunbookName): Record<string, Policy> 
   return Object.fromEntries(Object.entries(steps).filter((e): e is [string, Policy] => e[1] !== undefined));
 }
 
+/**
+ * A run's settings from the configuration. `identity` holds the API's decision public key
+ * (worker/decision-keys.ts): throws a ConfigError when this process can find none, rather than start a run
+ * nobody could decide.
+ */
 export function settingsFor(config: Config, runbook: RunbookName): RunSettings {
+  const lists = config.api.approverLists[runbook];
   return {
     controlNode: config.inventory.controlNode,
     paths: config.paths,
     timers: config.timers,
     policy: policyOf(config, runbook),
-    approvers: config.api.approvers,
+    approvers: lists?.approvers ?? config.api.approvers,
+    ...(lists?.gates && Object.keys(lists.gates).length > 0 ? { stepApprovers: lists.gates } : {}),
+    identity: decisionIdentity(config),
     ctlrNodes: config.ctlr?.nodes,
     ...(runbook === 'manticore-cluster' ? { galeraClusters: config.manticore?.clusters } : {}),
     onResolvedBeforeRepair: config.intake.onResolvedBeforeRepair,

@@ -46,6 +46,8 @@ export function loadConfig(file: string): Config {
   config.service.dataDir = path.resolve(base, config.service.dataDir);
   // `~/` is the home directory of the user the service runs as (known_hosts files live there).
   const at = (p: string) => (p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : path.resolve(base, p));
+  if (config.api.decisionKeyFile !== undefined) config.api.decisionKeyFile = at(config.api.decisionKeyFile);
+  for (const o of Object.values(config.api.operators)) if (o.credentialFile !== undefined) o.credentialFile = at(o.credentialFile);
   for (const host of Object.values(config.inventory.hosts)) {
     if (host.keyFile !== undefined) host.keyFile = at(host.keyFile);
     if (host.keyPassphraseFile !== undefined) host.keyPassphraseFile = at(host.keyPassphraseFile);

@@ -6,6 +6,7 @@
  * Secrets (tokens, key files, the notification URL) stay in the worker and the API process; only
  * the non-secret parts (paths, timers, policy, host *names*) travel into workflow inputs.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { RUNBOOK_NAMES } from './names';
 
@@ -219,7 +220,51 @@ export const ApprovalsSchema = z
   )
   .strict();
 
+/**
+ * The approval gates of each runbook (the key each `run.approval(key, ...)` names): the policy steps above
+ * plus the gates that always wait (ctlr-roles' choice of the main to keep). `api.approverLists.<runbook>.gates`
+ * names these.
+ */
+export const APPROVAL_GATES: Record<string, readonly string[]> = { ...APPROVAL_STEPS, 'ctlr-roles': ['keep'] };
+
 const secret = z.string().min(16, 'at least 16 characters');
+
+const operatorName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'an operator name (letters, digits, _ . @ -)')
+  .refine((n) => !['__proto__', 'constructor', 'prototype'].includes(n), 'not a name JavaScript objects reserve');
+/** The self-describing scrypt hash that worker/identity.ts hashCredential makes (`medic operator hash`). */
+export const CREDENTIAL_HASH = /^scrypt\$\d{1,8}\$\d{1,3}\$\d{1,3}\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
+
+/** A named person: viewers read, operators read, start runs and decide. */
+export const OperatorSchema = z
+  .object({
+    role: z.enum(['viewer', 'operator']),
+    /** The credential's scrypt hash, `scrypt$N$r$p$salt$hash` (make one with `medic operator hash`)... */
+    credentialHash: z.string().regex(CREDENTIAL_HASH, 'a hash made by `medic operator hash` (scrypt$N$r$p$salt$hash)').optional(),
+    /** ...or a file holding the credential itself or such a hash (mode 0600 or stricter); relative to the config file. */
+    credentialFile: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((o) => (o.credentialHash === undefined) !== (o.credentialFile === undefined), 'give exactly one of credentialHash and credentialFile');
+
+/** An IP address, or a network as address/prefix (IPv4 or IPv6). */
+const addressOrNetwork = z.string().refine((s) => {
+  const [address, prefix, ...rest] = s.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}, 'an IP address or a network (address/prefix), e.g. 127.0.0.1 or 10.1.0.0/16');
+
+/** Narrower approver lists for one runbook (operator names): all of its decisions, and single gates. */
+const ApproverListSchema = z
+  .object({
+    /** Every decision in this runbook's runs (escalations and gates), instead of `api.approvers`. */
+    approvers: z.array(operatorName).optional(),
+    /** One gate (its key, see APPROVAL_GATES) -> who may decide it, instead of the lists above. */
+    gates: z.record(z.string(), z.array(operatorName)).optional(),
+  })
+  .strict();
 
 /** An intake rule's `~regex` (client/intake.ts anchors it as ^(?:...)$) must compile, or every alert would fail to route. */
 function compilesIfRegex(value: string): boolean {
@@ -262,15 +307,31 @@ export const ConfigSchema = z
       .object({
         listen: z.string().regex(/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/, 'host:port').default('127.0.0.1:8480'),
         webhookToken: secret.optional(),
+        /**
+         * The shared operator token of before issue 15: it may still read (runs, history, metrics) and start
+         * runs, for scripts and monitoring; it cannot decide (decisions are taken by named operators).
+         */
         operatorToken: secret.optional(),
-        approvers: z.array(z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/)).default([]),
+        /** The people who use the API (and the console): name -> role and credential. */
+        operators: z.record(operatorName, OperatorSchema).default({}),
+        /** Who may decide (operator names, role operator); empty = any operator. */
+        approvers: z.array(operatorName).default([]),
+        /** Per runbook (and per gate): narrower lists, instead of `approvers`. */
+        approverLists: z.record(z.string(), ApproverListSchema).default({}),
+        /** Reverse proxies (addresses or networks) whose `proxyUserHeader` names the operator (SSO); from any other address that header is refused. */
+        trustedProxies: z.array(addressOrNetwork).default([]),
+        proxyUserHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name').transform((h) => h.toLowerCase()).default('x-forwarded-user'),
+        /** Decisions sent to Temporal directly (Web UI, `temporal workflow signal`), without the API's signature: refused (recorded as such) or allowed. */
+        directDecisions: z.enum(['refuse', 'allow']).default('refuse'),
+        /** The API's Ed25519 key that signs decisions (PKCS8 PEM, created 0600 when missing); default <service.dataDir>/decision-key.pem. */
+        decisionKeyFile: z.string().min(1).optional(),
         /** The web console's address as operators reach it (notification links); default http://<listen>/console. */
         publicUrl: z.string().url().regex(/^https?:\/\//, 'an http:// or https:// URL').optional(),
         /** How long a console session lasts after the login (default 8h). */
         sessionTimeout: duration.optional(),
       })
       .strict()
-      .default({ listen: '127.0.0.1:8480', approvers: [] }),
+      .default({ listen: '127.0.0.1:8480', operators: {}, approvers: [], approverLists: {}, trustedProxies: [], proxyUserHeader: 'x-forwarded-user', directDecisions: 'refuse' }),
     notifications: z
       .object({
         url: z.string().url().optional(),
@@ -356,10 +417,36 @@ export const ConfigSchema = z
     };
     if (c.ctlr) known(['ctlr', 'nodes'], c.ctlr.nodes);
     for (const [name, cluster] of Object.entries(c.manticore?.clusters ?? {})) known(['manticore', 'clusters', name, 'nodes'], cluster.nodes);
+    approverIssues(c.api, (message, where) => ctx.addIssue({ code: 'custom', message, path: ['api', ...where] }));
     c.intake.rules.forEach((r, i) => {
       if (!(RUNBOOK_NAMES as readonly string[]).includes(r.runbook)) ctx.addIssue({ code: 'custom', message: `unknown runbook ${r.runbook} (one of ${RUNBOOK_NAMES.join(', ')})`, path: ['intake', 'rules', i, 'runbook'] });
     });
   });
+
+/** Approver lists name operators who can decide: known names of role operator, runbooks and gates that exist. */
+function approverIssues(
+  api: { operators: Record<string, { role: string }>; approvers: string[]; approverLists: Record<string, { approvers?: string[]; gates?: Record<string, string[]> }> },
+  issue: (message: string, where: (string | number)[]) => void,
+): void {
+  const names = (list: string[], where: (string | number)[]) =>
+    list.forEach((n, i) => {
+      if (!Object.hasOwn(api.operators, n)) issue(`${n} is not in api.operators`, [...where, i]);
+      else if (api.operators[n].role !== 'operator') issue(`${n} is a ${api.operators[n].role}: approvers must have role operator`, [...where, i]);
+    });
+  names(api.approvers, ['approvers']);
+  for (const [runbook, lists] of Object.entries(api.approverLists)) {
+    if (!(RUNBOOK_NAMES as readonly string[]).includes(runbook)) {
+      issue(`unknown runbook ${runbook} (one of ${RUNBOOK_NAMES.join(', ')})`, ['approverLists', runbook]);
+      continue;
+    }
+    if (lists.approvers) names(lists.approvers, ['approverLists', runbook, 'approvers']);
+    for (const [gate, list] of Object.entries(lists.gates ?? {})) {
+      const gates = APPROVAL_GATES[runbook] ?? [];
+      if (!gates.includes(gate)) issue(`${runbook} has no gate ${gate} (${gates.length ? `its gates: ${gates.join(', ')}` : 'it has no approval gates'})`, ['approverLists', runbook, 'gates', gate]);
+      else names(list, ['approverLists', runbook, 'gates', gate]);
+    }
+  }
+}
 
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -372,5 +459,7 @@ export function consoleUrl(config: Pick<Config, 'api'>): string {
 export function runPageUrl(config: Pick<Config, 'api'>, workflowId: string): string {
   return `${consoleUrl(config)}/runs/${encodeURIComponent(workflowId)}`;
 }
+
+export type OperatorConfig = z.infer<typeof OperatorSchema>;
 export type Paths = z.infer<typeof PathsSchema>;
 export type Timers = z.infer<typeof TimersSchema>;

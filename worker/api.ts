@@ -1,8 +1,9 @@
 /**
  * The HTTP API: the operator's operations (the same as the `medic` CLI) and the alert webhooks
- * (worker/alerts.ts). JSON in and out; every route but /healthz needs a bearer token: the webhook
- * token for alerts, the operator token for the rest. Bad input gets a 4xx that names the problem
- * and changes nothing; Temporal unreachable is a 503.
+ * (worker/alerts.ts). JSON in and out; every route but /healthz needs a credential: the webhook token for
+ * alerts, an operator's own (worker/identity.ts) for the rest: viewers read; operators read, start runs
+ * and decide; the shared operator token (api.operatorToken) reads and starts runs but cannot decide.
+ * Bad input gets a 4xx that names the problem and changes nothing; Temporal unreachable is a 503.
  *
  *   GET  /healthz                          200 {ok, temporal} / 503 when Temporal does not answer (no token)
  *   GET  /metrics                          Prometheus text format (worker/metrics.ts)
@@ -10,42 +11,50 @@
  *   POST /v1/runs                          {runbook, params, dryRun?}: 201 started, 200 joined the open run
  *   GET  /v1/runs/{id}                     state and steps
  *   GET  /v1/runs/{id}/history             the timeline rebuilt from the event history
- *   POST /v1/runs/{id}/approve             {by, choice?, comment?}
- *   POST /v1/runs/{id}/reject              {by, reason}
- *   POST /v1/runs/{id}/decide              {action: retry|resolved|abort, by, choice?, comment?} (choice run-again: see workflows/run.ts)
- *   POST /v1/runs/{id}/decision            {action, by, choice?, comment?} (any of the above; kept for older callers)
+ *   POST /v1/runs/{id}/approve             {by?, choice?, comment?}
+ *   POST /v1/runs/{id}/reject              {by?, reason}
+ *   POST /v1/runs/{id}/decide              {action: retry|resolved|abort, by?, choice?, comment?} (choice run-again: see workflows/run.ts)
+ *   POST /v1/runs/{id}/decision            {action, by?, choice?, comment?} (any of the above; kept for older callers)
  * A run ID contains `/`: send it URL-encoded as one path segment (`/v1/runs/kust-replica%2Fcox-1`);
  * the plain form `/v1/runs/kust-replica/cox-1[/...]` (and `/v1/runs/dry-run/kust-replica/cox-1`) works too.
- * Decisions answer 200 with the recorded decision, 409 when the run refuses it (nothing pending,
- * a name not on the approver list, a wrong verb, a closed run); a refused decision changes nothing.
+ * A decision is taken as the authenticated operator (worker/decide.ts): `by` may be left out, and naming
+ * anybody else is refused (403), as is a viewer's decision. Decisions answer 200 with the recorded decision,
+ * 409 when the run refuses it (nothing pending, a name not on the approver list, a wrong verb, a closed
+ * run); a refused decision changes nothing.
  */
 import http from 'node:http';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config/schema';
-import { checkDecision, checkRunId, Conflict, describeRun, listRuns, NoSuchRun, runHistory, sendDecision } from '../client/history';
+import type { Decision } from '../workflows/definitions';
+import { checkRunId, Conflict, describeRun, listRuns, NoSuchRun, runHistory } from '../client/history';
 import { BadRequest, RUNBOOKS, startRuns } from '../client/runbooks';
 import { createAlertHandler } from './alerts';
-import { ApiTokens, HttpError, readJson, requireToken, send } from './http';
+import { decideAs, DecisionRequest } from './decide';
+import { DecisionKeys } from './decision-keys';
+import { ApiTokens, HttpError, readJson, send } from './http';
+import { Identities } from './identity';
 import { Metrics } from './metrics';
 
 export type { ApiTokens } from './http';
 
 /**
- * Every route of the router below and the credential it needs (`{id}`: a run ID). test/security reads this
- * table and probes the router with the path words of this file and alerts.ts: a route that answers but is
- * missing here, or that does not refuse a missing or wrong token, fails there.
+ * Every route of the router below and the credential it needs (`{id}`: a run ID): `operator` routes take an
+ * operator's credential, and `access` says who passes: `read` viewers, operators and the shared operator
+ * token; `start` operators and the shared token; `decide` operators only. test/security reads this table and
+ * probes the router with the path words of this file and alerts.ts: a route that answers but is missing
+ * here, or that does not refuse a missing or wrong credential, fails there.
  */
-export const ROUTES: readonly { method: 'GET' | 'POST'; path: string; token: 'none' | 'operator' | 'webhook' }[] = [
+export const ROUTES: readonly { method: 'GET' | 'POST'; path: string; token: 'none' | 'operator' | 'webhook'; access?: 'read' | 'start' | 'decide' }[] = [
   { method: 'GET', path: '/healthz', token: 'none' },
-  { method: 'GET', path: '/metrics', token: 'operator' },
-  { method: 'GET', path: '/v1/runs', token: 'operator' },
-  { method: 'POST', path: '/v1/runs', token: 'operator' },
-  { method: 'GET', path: '/v1/runs/{id}', token: 'operator' },
-  { method: 'GET', path: '/v1/runs/{id}/history', token: 'operator' },
-  { method: 'POST', path: '/v1/runs/{id}/approve', token: 'operator' },
-  { method: 'POST', path: '/v1/runs/{id}/reject', token: 'operator' },
-  { method: 'POST', path: '/v1/runs/{id}/decide', token: 'operator' },
-  { method: 'POST', path: '/v1/runs/{id}/decision', token: 'operator' },
+  { method: 'GET', path: '/metrics', token: 'operator', access: 'read' },
+  { method: 'GET', path: '/v1/runs', token: 'operator', access: 'read' },
+  { method: 'POST', path: '/v1/runs', token: 'operator', access: 'start' },
+  { method: 'GET', path: '/v1/runs/{id}', token: 'operator', access: 'read' },
+  { method: 'GET', path: '/v1/runs/{id}/history', token: 'operator', access: 'read' },
+  { method: 'POST', path: '/v1/runs/{id}/approve', token: 'operator', access: 'decide' },
+  { method: 'POST', path: '/v1/runs/{id}/reject', token: 'operator', access: 'decide' },
+  { method: 'POST', path: '/v1/runs/{id}/decide', token: 'operator', access: 'decide' },
+  { method: 'POST', path: '/v1/runs/{id}/decision', token: 'operator', access: 'decide' },
   { method: 'POST', path: '/v1/alerts/alertmanager', token: 'webhook' },
   { method: 'POST', path: '/v1/alerts/checkmk', token: 'webhook' },
 ];
@@ -75,12 +84,29 @@ function runPath(raw: string[]): { id: string; action?: string } {
   return { id, action: rest[0] };
 }
 
-export function createApi(client: Client, config: Config, tokens: ApiTokens): http.Server {
+/** A decision's body: `action` one of `allowed` (the route's verbs); the other fields are checked by decideAs. */
+function decisionRequest(body: Record<string, unknown>, allowed: readonly Decision['action'][]): DecisionRequest {
+  if (typeof body.action !== 'string' || !(allowed as readonly string[]).includes(body.action)) throw new BadRequest(`"action" must be one of ${allowed.join(', ')}`);
+  return body as unknown as DecisionRequest;
+}
+const ESCALATION: readonly Decision['action'][] = ['retry', 'resolved', 'abort'];
+const ANY: readonly Decision['action'][] = ['approve', 'reject', ...ESCALATION];
+
+export interface ApiOptions {
+  /** Who may call (default: from the configuration, with `tokens.operator` as the shared operator token). */
+  identities?: Identities;
+  /** The key decisions are signed with (default: the configuration's, created when missing). */
+  keys?: DecisionKeys;
+}
+
+export function createApi(client: Client, config: Config, tokens: ApiTokens, options: ApiOptions = {}): http.Server {
   const alerts = createAlertHandler(client, config, tokens);
   const metrics = new Metrics(client, () => alerts.intake.counters);
+  const identities = options.identities ?? new Identities(config, tokens.operator);
+  const deciding = { client, keys: options.keys ?? DecisionKeys.forConfig(config) };
 
   const runs = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL, raw: string[]): Promise<void> => {
-    requireToken(req, tokens.operator);
+    identities.permit(req, 'read');
     if (raw.length === 0) {
       if (req.method === 'GET') {
         for (const key of url.searchParams.keys()) if (!['status', 'runbook', 'limit'].includes(key)) throw new HttpError(400, `unknown query parameter ${JSON.stringify(key.slice(0, 40))} (status, runbook, limit)`);
@@ -90,6 +116,7 @@ export function createApi(client: Client, config: Config, tokens: ApiTokens): ht
         return send(res, 200, { runs: list });
       }
       if (req.method === 'POST') {
+        identities.permit(req, 'start');
         const body = only(await readJson(req), ['runbook', 'params', 'dryRun']);
         if (typeof body.runbook !== 'string') throw new HttpError(400, `"runbook" is required (one of ${Object.keys(RUNBOOKS).join(', ')})`);
         const params = body.params ?? {};
@@ -110,16 +137,16 @@ export function createApi(client: Client, config: Config, tokens: ApiTokens): ht
       throw new HttpError(404, `no such route: GET .../${action.slice(0, 40)} (history)`);
     }
     if (req.method !== 'POST') throw new HttpError(405, `${req.method} not allowed here`);
-    let decision;
-    if (action === 'approve') decision = checkDecision({ ...only(await readJson(req), ['by', 'choice', 'comment']), action: 'approve' });
+    if (!['approve', 'reject', 'decide', 'decision'].includes(action ?? '')) throw new HttpError(404, `no such route: POST .../${(action ?? '').slice(0, 40)} (approve, reject, decide)`);
+    const caller = identities.authenticate(req);
+    let request: DecisionRequest;
+    if (action === 'approve') request = { ...only(await readJson(req), ['by', 'choice', 'comment']), action: 'approve' };
     else if (action === 'reject') {
       const body = only(await readJson(req), ['by', 'reason']);
       if (typeof body.reason !== 'string' || body.reason.trim() === '') throw new HttpError(400, '"reason" is required');
-      decision = checkDecision({ action: 'reject', by: body.by, comment: body.reason });
-    } else if (action === 'decide') decision = checkDecision(only(await readJson(req), ['action', 'by', 'choice', 'comment']), ['retry', 'resolved', 'abort']);
-    else if (action === 'decision') decision = checkDecision(only(await readJson(req), ['action', 'by', 'choice', 'comment']));
-    else throw new HttpError(404, `no such route: POST .../${(action ?? '').slice(0, 40)} (approve, reject, decide)`);
-    return send(res, 200, await sendDecision(client, id, decision));
+      request = { action: 'reject', by: body.by as string | undefined, comment: body.reason };
+    } else request = decisionRequest(only(await readJson(req), ['action', 'by', 'choice', 'comment']), action === 'decide' ? ESCALATION : ANY);
+    return send(res, 200, await decideAs(deciding, caller, id, request, 'api'));
   };
 
   const health = async (res: http.ServerResponse): Promise<void> => {
@@ -141,7 +168,7 @@ export function createApi(client: Client, config: Config, tokens: ApiTokens): ht
     }
     if (url.pathname === '/metrics') {
       if (req.method !== 'GET') throw new HttpError(405, 'GET /metrics');
-      requireToken(req, tokens.operator);
+      identities.permit(req, 'read');
       const text = await metrics.render();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
       res.end(text);

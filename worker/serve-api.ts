@@ -40,6 +40,7 @@ export function listenAddress(listen: string): { host: string; port: number } {
 export async function serveApi(client: Client, config: Config): Promise<{ api: http.Server; url: string; tokensFile?: string }> {
   const { tokens, file } = apiTokens(config);
   const api = createApi(client, config, tokens);
+  if (Object.keys(config.api.operators).length === 0) console.log('medic: no api.operators: nobody can decide through the API (README "Operators and approvals")');
   const { host, port } = listenAddress(config.api.listen);
   await new Promise<void>((resolve, reject) => {
     api.once('error', reject);
