@@ -42,6 +42,7 @@ async function main(): Promise<void> {
       process.stdout.write(`lab up: scenario ${lab.scenario} in ${lab.startupMs} ms\nconfig: ${lab.configPath}\n`);
       const st = lab.state();
       for (const [n, a] of Object.entries(lab.nodes)) process.stdout.write(`  ${n.padEnd(26)} ${a.address}:${a.port}${n === st.controlNode ? '  (control node)' : ''}\n`);
+      process.stdout.write(`operators: ${Object.entries(lab.operators).map(([n, o]) => `${n} (${o.role})`).join(', ')}; their credentials in ${path.join(lab.dir, 'operators.json')}\n`);
       process.stdout.write(`ssh: ssh -i ${path.join(lab.dir, 'keys', 'id_ed25519')} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p <port> root@<address> "${path.join(lab.dir, 'bin', 'ic')}" map cox\n`);
       return;
     }

@@ -251,14 +251,14 @@ export class Lane {
     return this.service?.apiUrl;
   }
 
-  /** A call to the service's API with the operator token; undefined while the service is down. */
+  /** A call to the service's API as the lab's operator alice (the driver decides as alice); undefined while the service is down. */
   async api(method: 'GET' | 'POST', route: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> } | undefined> {
     const url = this.apiUrl;
     if (!url) return undefined;
     try {
       const res = await fetch(`${url}${route}`, {
         method,
-        headers: { authorization: `Bearer ${this.config.api.operatorToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: { authorization: `Bearer ${this.lab.operators.alice.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
         body: body ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(15_000),
       });

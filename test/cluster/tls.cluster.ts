@@ -56,7 +56,7 @@ test('over mTLS: autoflip waits for the open KUST repair it finds in PostgreSQL 
   assert.equal((await state('autoflip/fate')).status, 'waiting', 'still waiting several looks later');
   assert.ok(!env.lab.log().some((e) => e.argv[0] === 'set_autoflip'), 'no set_autoflip while the repair is open');
 
-  const approve = await post('/v1/runs/kust-replica%2Ffate-1/approve', env.config.api.operatorToken!, 'application/json', JSON.stringify({ by: 'alice' }));
+  const approve = await post('/v1/runs/kust-replica%2Ffate-1/approve', env.lab.operators.alice.token, 'application/json', JSON.stringify({ by: 'alice' }));
   assert.equal(approve.status, 200);
   assert.equal(((await env.client.workflow.getHandle('kust-replica/fate-1').result()) as RunResult).outcome, 'repaired');
   assert.equal(((await env.client.workflow.getHandle('autoflip/fate').result()) as RunResult).outcome, 'repaired');

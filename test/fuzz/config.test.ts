@@ -33,7 +33,17 @@ const host = (port: number) => ({ address: '127.0.0.21', port, user: 'root', key
 /** The shape lab/lab.ts writes: ctlr pair, a Galera cluster, rules, approvals. */
 const LAB_LIKE = {
   service: { dataDir: 'data', taskQueue: 'replication-medic' },
-  api: { listen: '127.0.0.1:0', webhookToken: 'w'.repeat(32), operatorToken: 'o'.repeat(32), approvers: ['alice', 'bob'] },
+  api: {
+    listen: '127.0.0.1:0',
+    webhookToken: 'w'.repeat(32),
+    operatorToken: 'o'.repeat(32),
+    operators: {
+      alice: { role: 'operator', credentialHash: 'scrypt$1024$8$1$KlgxyNsUasZBR/o7M1rllA==$rJPm/OzCph+w2Q8CwPqFwYKu6b4ZKaG0T0XP4YuITzQ=' },
+      bob: { role: 'operator', credentialHash: 'scrypt$1024$8$1$f+yxCbbJzvSS6ip7YNel6A==$LPCwE2e+S4FytuUM6M1sbZnomfq2e8wVG26OhkkYoew=' },
+    },
+    approvers: ['alice', 'bob'],
+    approverLists: { 'manticore-cluster': { gates: { bootstrap: ['alice'] } } },
+  },
   ssh: { connectTimeoutSeconds: 5, commandTimeoutSeconds: 120, maxConcurrentPerHost: 4, outputCapBytes: 65536 },
   inventory: { controlNode: 'vkt-control-01', hosts: { 'vkt-control-01': host(2201), vkt03: host(2202), vkt04: host(2203), 'mc-a': host(2204), 'mc-b': host(2205) } },
   ctlr: { nodes: ['vkt03', 'vkt04'] },
@@ -103,6 +113,9 @@ const KNOWN_PATHS: (string | number)[][] = [
   ['api', 'listen'],
   ['inventory', 'hosts', 'vkt03', 'address'],
   ['ssh', 'outputCapBytes'],
+  ['api', 'approvers', 1],
+  ['api', 'operators', 'bob', 'role'],
+  ['api', 'approverLists', 'manticore-cluster', 'gates', 'bootstrap', 0],
 ];
 function poke(doc: Doc, [at, v]: [number, unknown]): Doc {
   const copy = structuredClone(doc) as Record<string | number, unknown>;
@@ -161,6 +174,9 @@ function assertUsable(c: Config): void {
   for (const p of Object.values(c.paths)) assert.match(p, SAFE_ARG);
   for (const d of Object.values(c.timers)) assert.ok(Number.isFinite(msOf(d)), d);
   assert.ok(Number.isFinite(msOf(c.intake.seenAgainInterval)));
+  // Every approver is an operator who can decide.
+  const lists = [c.api.approvers, ...Object.values(c.api.approverLists).flatMap((l) => [l.approvers ?? [], ...Object.values(l.gates ?? {})])];
+  for (const n of lists.flat()) assert.equal(Object.hasOwn(c.api.operators, n) && c.api.operators[n].role, 'operator', `approver ${n} is not an operator`);
   // Every rule can be applied to an alert (its regular expressions compile).
   routeAlertmanager({ status: 'firing', labels: { alertname: 'KustX', severity: 'critical', service: 'cox', instance: 'cox-1' }, annotations: {}, startsAt: '' }, c.intake.rules);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);

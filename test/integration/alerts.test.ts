@@ -8,7 +8,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { decideUpdate, RunResult, stateQuery } from '../../workflows/definitions';
+import { RunResult, stateQuery } from '../../workflows/definitions';
+import { decideSigned } from '../helpers/decide';
 import { createApi } from '../../worker/api';
 import { Alertmanager, startAlertmanager } from '../helpers/alertmanager';
 import { Service, startService } from '../helpers/service';
@@ -78,7 +79,7 @@ test('Alertmanager -> webhook: the check_mk line in an annotation starts kust-re
   await am.post([{ labels: { alertname: 'KustReplFailed', service: 'cox' }, annotations: { checkmk_line: '2 snmpexec_mon_cox_1_status - - - replfailed (first: 2023-05-10/10:08:27, last: 2023-05-10/11:34:02, total: 3406)' }, endsAt: new Date(Date.now() - 1000).toISOString() }]);
   const resolved = await eventually(() => handle.query(stateQuery), (st) => st.alertResolved !== undefined, 30_000);
   assert.equal(resolved.alertResolved?.source, 'alertmanager');
-  await handle.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice' }] });
+  await decideSigned(svc.client, svc.config, handle.workflowId, { action: 'approve', by: 'alice' });
   const result = (await handle.result()) as RunResult;
   assert.equal(result.outcome, 'resolved-before-repair');
   assert.deepEqual(svc.lab.log().map((e) => `${e.node}: ${e.tool} ${e.argv.join(' ')}`), ['vkt-control-01: ic map cox']);

@@ -33,7 +33,7 @@ function post(path: string, token: string, contentType: string, body: unknown) {
   });
 }
 const alert = (lines: string) => post('/v1/alerts/checkmk', svc.tokens.webhook, 'text/plain', lines);
-const decide = (id: string, action: string) => post(`/v1/runs/${id}/decision`, svc.tokens.operator, 'application/json', { action, by: 'alice' });
+const decide = (id: string, action: string) => post(`/v1/runs/${id}/decision`, svc.lab.operators.alice.token, 'application/json', { action, by: 'alice' });
 const state = (id: string): Promise<RunState> => svc.client.workflow.getHandle(id).query(stateQuery);
 const result = async (id: string) => (await svc.client.workflow.getHandle(id).result()) as RunResult;
 const line = (e: CommandLogEntry) => `${e.node}: ${e.tool} ${e.argv.join(' ')} -> ${e.exitCode}`;

@@ -32,7 +32,8 @@ function post(path: string, token: string, body: string, contentType = 'applicat
   return fetch(`${svc.apiUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': contentType }, body });
 }
 const alert = (node: string) => post('/v1/alerts/checkmk', svc.tokens.webhook, ALERT(node), 'text/plain');
-const decide = (workflowId: string, decision: Record<string, string>) => post(`/v1/runs/${workflowId}/decision`, svc.tokens.operator, JSON.stringify(decision));
+/** A decision through the API with the token of the operator it names (alice or bob). */
+const decide = (workflowId: string, decision: Record<string, string>) => post(`/v1/runs/${workflowId}/decision`, svc.lab.operators[decision.by as 'alice' | 'bob'].token, JSON.stringify(decision));
 const stateOf = (workflowId: string) => svc.client.workflow.getHandle(workflowId).query(stateQuery);
 const resultOf = async (workflowId: string) => (await svc.client.workflow.getHandle(workflowId).result()) as RunResult;
 

@@ -152,7 +152,8 @@ async function healthz(apiUrl: string): Promise<number> {
 async function api(m: Medic, method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${m.apiUrl()}${urlPath}`, {
     method,
-    headers: { authorization: `Bearer ${(lab.config.api as { operatorToken: string }).operatorToken}`, 'content-type': 'application/json' },
+    // alice reads, starts and decides (the shared operator token can no longer decide).
+    headers: { authorization: `Bearer ${lab.operators.alice.token}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };

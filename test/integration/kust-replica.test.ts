@@ -78,9 +78,13 @@ test('a failing clean escalates; the operator retries through the API; a second 
   assert.deepEqual(again, { workflowId: 'kust-replica/cox-2', started: false, signalled: true });
   await eventually(() => handle.query(stateQuery), (s) => s.seenAgain.count === 1);
 
-  const refused = await post(`/v1/runs/${first.workflowId}/decision`, svc.tokens.operator, 'application/json', JSON.stringify({ action: 'retry', by: 'mallory' }));
-  assert.equal(refused.status, 409);
-  const ok = await post(`/v1/runs/${first.workflowId}/decision`, svc.tokens.operator, 'application/json', JSON.stringify({ action: 'retry', by: 'alice' }));
+  // alice's credential cannot decide as anybody else; the shared operator token cannot decide at all.
+  const refused = await post(`/v1/runs/${first.workflowId}/decision`, svc.lab.operators.alice.token, 'application/json', JSON.stringify({ action: 'retry', by: 'mallory' }));
+  assert.equal(refused.status, 403);
+  const shared = await post(`/v1/runs/${first.workflowId}/decision`, svc.tokens.operator, 'application/json', JSON.stringify({ action: 'retry' }));
+  assert.equal(shared.status, 403);
+  assert.equal((await handle.query(stateQuery)).status, 'escalated', 'refused decisions changed nothing');
+  const ok = await post(`/v1/runs/${first.workflowId}/decision`, svc.lab.operators.alice.token, 'application/json', JSON.stringify({ action: 'retry', by: 'alice' }));
   assert.equal(ok.status, 200);
 
   const result = (await handle.result()) as RunResult;

@@ -8,7 +8,8 @@ import { after, before, test } from 'node:test';
 import { startRun } from '../../client/runbooks';
 import type { Config } from '../../config/schema';
 import { loadScenario } from '../../lab/scenario';
-import { decideUpdate, RunResult, stateQuery } from '../../workflows/definitions';
+import { RunResult, stateQuery } from '../../workflows/definitions';
+import { decideSigned } from '../helpers/decide';
 import { eventually } from '../helpers/temporal';
 import { Service, startService } from '../helpers/service';
 
@@ -56,7 +57,7 @@ async function runCase(n: number, decide?: { choice?: string; expectChoices: str
     assert.deepEqual(s.pending?.choices, decide.expectChoices);
     // Nothing has changed before the operator's approval.
     assert.deepEqual(changes(from), []);
-    await handle.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice', ...(decide.choice ? { choice: decide.choice } : {}) }] });
+    await decideSigned(svc.client, config, started.workflowId, { action: 'approve', by: 'alice', ...(decide.choice ? { choice: decide.choice } : {}) });
   }
   const r = (await handle.result()) as RunResult;
   assert.equal(r.outcome, 'repaired', r.summary);

@@ -31,7 +31,8 @@ function post(path: string, token: string, body: string, contentType = 'applicat
   return fetch(`${svc.apiUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': contentType }, body });
 }
 const alert = () => post('/v1/alerts/checkmk', svc.tokens.webhook, ALERT, 'text/plain');
-const decide = (workflowId: string, decision: Record<string, string>) => post(`/v1/runs/${workflowId}/decide`, svc.tokens.operator, JSON.stringify(decision));
+/** A decision through the API with the token of the operator it names (alice or bob). */
+const decide = (workflowId: string, decision: Record<string, string>) => post(`/v1/runs/${workflowId}/decide`, svc.lab.operators[decision.by as 'alice' | 'bob'].token, JSON.stringify(decision));
 const stateOf = (workflowId: string) => svc.client.workflow.getHandle(workflowId).query(stateQuery);
 /** The run's result, once the run exists (a cluster run is started by the fleet run a moment after the alert). */
 const resultOf = async (workflowId: string) => {

@@ -15,7 +15,8 @@ import { labUp } from '../../lab/lab';
 import { temporalBinaries } from '../../worker/binaries';
 import { startDevServer } from '../../worker/devserver';
 import { createWorker } from '../../worker/worker';
-import { decideUpdate, RunResult, stateQuery } from '../../workflows/definitions';
+import { RunResult, stateQuery } from '../../workflows/definitions';
+import { decideSigned } from '../helpers/decide';
 import { freePort } from '../helpers/service';
 import { eventually, quietRuntime, workflowBundle } from '../helpers/temporal';
 
@@ -56,7 +57,7 @@ test('a run waiting for approval survives a stop of Temporal and the worker, and
       const s = await handle.query(stateQuery);
       assert.equal(s.status, 'awaiting-approval');
       assert.equal(s.steps[0].verdict, 'ok');
-      await handle.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice' }] });
+      await decideSigned(second.client, loadConfig(lab.configPath), 'kust-replica/cox-1', { action: 'approve', by: 'alice' });
       const r = (await handle.result()) as RunResult;
       assert.equal(r.outcome, 'repaired');
     } finally {

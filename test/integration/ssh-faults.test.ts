@@ -23,7 +23,8 @@ import { parseConfig } from '../../config/load';
 import type { Config, HostConfig } from '../../config/schema';
 import type { CommandLogEntry } from '../../lab/types';
 import { pidAlive } from '../../lab/store';
-import { Decision, decideUpdate, RunResult, stateQuery } from '../../workflows/definitions';
+import { Decision, RunResult, stateQuery } from '../../workflows/definitions';
+import { decideSigned } from '../helpers/decide';
 import { recordFigures } from '../helpers/figures';
 import { Service, startService } from '../helpers/service';
 import { eventually } from '../helpers/temporal';
@@ -247,7 +248,7 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
 }
 
 const state = (h: WorkflowHandle) => h.query(stateQuery);
-const decide = (h: WorkflowHandle, action: Decision['action'], extra: Pick<Decision, 'comment' | 'choice'> = {}) => h.executeUpdate(decideUpdate, { args: [{ action, by: 'alice', ...extra }] });
+const decide = (h: WorkflowHandle, action: Decision['action'], extra: Pick<Decision, 'comment' | 'choice'> = {}) => decideSigned(svc.client, svc.config, h.workflowId, { action, by: 'alice', ...extra });
 
 /** The failed activities of a run (the history keeps each one's last attempt): that attempt's number, the failure type, whether Temporal may retry it. */
 async function activityFailures(h: WorkflowHandle): Promise<{ attempt: number; type: string; nonRetryable: boolean; message: string }[]> {

@@ -117,7 +117,7 @@ test('a unit that dies after the clean: escalated at "both units active", no fli
     `${S1}: clean_tnt_replica.sh badger-5 -> 0`,
     `${S1}: systemctl is-active tarantool@badger-5 badger-5 -> 3`,
   ]);
-  const res = await post(`/v1/runs/${run.workflowId}/decision`, svc.tokens.operator, 'application/json', JSON.stringify({ action: 'abort', by: 'alice', comment: 'IPROS crashes' }));
+  const res = await post(`/v1/runs/${run.workflowId}/decision`, svc.lab.operators.alice.token, 'application/json', JSON.stringify({ action: 'abort', by: 'alice', comment: 'IPROS crashes' }));
   assert.equal(res.status, 200);
   const result = (await handle.result()) as RunResult;
   assert.equal(result.status, 'aborted');

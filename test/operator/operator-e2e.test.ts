@@ -54,8 +54,10 @@ async function medicJson<T>(args: string[], config?: string): Promise<T> {
   return JSON.parse(r.stdout) as T;
 }
 
+/** A call with `token`, else the token of the operator a body's `by` names (alice or bob), else alice's. */
 async function api(method: string, urlPath: string, opts: { token?: string | null; body?: unknown; contentType?: string } = {}) {
-  const token = opts.token === undefined ? svc.tokens.operator : opts.token;
+  const by = (opts.body as { by?: unknown } | undefined)?.by;
+  const token = opts.token === undefined ? svc.lab.operators[by === 'bob' ? 'bob' : 'alice'].token : opts.token;
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (opts.body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
@@ -208,8 +210,8 @@ test('refused decisions leave the history unchanged; retry through the API; medi
     assert.ok(Date.parse(shown.state.nextTimerAt ?? '') > Date.now(), 'the next reminder is in the future');
 
     const h0 = await quietHistoryLength(handle(id));
-    const wrongName = await api('POST', `/v1/runs/${enc(id)}/decide`, { body: { action: 'retry', by: 'mallory' } });
-    assert.deepEqual([wrongName.status, wrongName.json.error], [409, 'refused: mallory is not on the approver list']);
+    const wrongName = await api('POST', `/v1/runs/${enc(id)}/decide`, { token: svc.lab.operators.alice.token, body: { action: 'retry', by: 'mallory' } });
+    assert.deepEqual([wrongName.status, wrongName.json.error], [403, '"by" must be you: you are alice; a decision is taken only as the operator who sends it']);
     const wrongVerb = await api('POST', `/v1/runs/${enc(id)}/approve`, { body: { by: 'alice' } });
     assert.equal(wrongVerb.status, 409);
     assert.match(String(wrongVerb.json.error), /"approve" is not a decision for a pending escalation/);
@@ -340,7 +342,9 @@ test('the API refuses a missing or wrong token, unknown runs, malformed IDs and 
     ['POST', `/v1/runs/${id}/approve`, { body: '{"by": ' }, 400, /invalid JSON/],
     ['POST', `/v1/runs/${id}/approve`, { body: 'by=alice', contentType: 'text/plain' }, 415, /application\/json/],
     ['POST', `/v1/runs/${id}/approve`, { body: { by: 'alice', force: true } }, 400, /unknown field "force"/],
-    ['POST', `/v1/runs/${id}/approve`, { body: { comment: 'who?' } }, 400, /"by" .* is required/],
+    ['POST', `/v1/runs/${id}/approve`, { token: svc.lab.operators.alice.token, body: { by: 'bob', comment: 'as bob' } }, 403, /"by" must be you: you are alice/],
+    ['POST', `/v1/runs/${id}/approve`, { token: svc.lab.operators.carol.token, body: { comment: 'a viewer' } }, 403, /carol is a viewer: viewers cannot decide/],
+    ['POST', `/v1/runs/${id}/approve`, { token: svc.tokens.operator, body: { comment: 'the shared token' } }, 403, /the shared operator token .* reads and starts runs only/],
     ['POST', `/v1/runs/${id}/reject`, { body: { by: 'bob' } }, 400, /"reason" is required/],
     ['POST', `/v1/runs/${id}/decide`, { body: { action: 'approve', by: 'bob' } }, 400, /"action" must be one of retry, resolved, abort/],
     ['POST', `/v1/runs/${enc('kust-replica/cox-9')}/decide`, { body: { action: 'retry', by: 'bob' } }, 404, /no such run/],

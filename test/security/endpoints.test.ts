@@ -1,6 +1,8 @@
 /**
  * Every route of the HTTP API but /healthz refuses a missing or wrong credential and changes nothing,
- * against the real service (lab + dev server + worker + API) with one run waiting for an approval.
+ * against the real service (lab + dev server + worker + API) with one run waiting for an approval. The
+ * operator routes take an operator's credential (alice's here); what each kind of caller may do (a viewer,
+ * the shared operator token, an operator deciding as someone else) is checked route by route too.
  *
  * The routes come from ROUTES (worker/api.ts); the router is also probed with every word that appears in a
  * string literal of worker/api.ts and worker/alerts.ts, under every method: without a token only GET
@@ -43,9 +45,11 @@ const BODIES: Record<string, { body: unknown; contentType?: string }> = {
 const key = (r: { method: string; path: string }) => `${r.method} ${r.path}`;
 
 let svc: Service;
+/** operator: alice's credential (role operator); webhook: the webhook token. */
 let tokenOf: Record<'operator' | 'webhook', string>;
 let before_: { historyLength: number; labLog: number; alerts: string };
 let calls = 0;
+let checked = 0;
 const call = (method: string, urlPath: string, opts: Parameters<typeof apiCall>[3] = {}) => {
   calls++;
   return apiCall(svc.apiUrl, method, urlPath, opts);
@@ -60,7 +64,7 @@ const alertsMetric = async () =>
 
 before(async () => {
   svc = await startService('kust-replfailed', { approvals: { 'kust-replica': { clean: 'approve' } }, timers: { flapGuard: '0s' } });
-  tokenOf = svc.tokens;
+  tokenOf = { operator: svc.lab.operators.alice.token, webhook: svc.tokens.webhook };
   const started = await call('POST', '/v1/runs', { authorization: bearer(tokenOf.operator), body: { runbook: 'kust-replica', params: { service: 'cox', instance: 'cox-1' } } });
   assert.equal(started.status, 201, started.text);
   await eventually(() => handle().query(stateQuery), (s) => s.status === 'awaiting-approval', 30_000);
@@ -104,7 +108,6 @@ test('ROUTES: every route but /healthz needs a token, and every mutating route h
   }
 });
 
-let checked = 0;
 test('every protected route refuses a missing, malformed or wrong token (401 / 403), the other kind of token too (403)', async () => {
   for (const r of ROUTES.filter((x) => x.token !== 'none')) {
     const right = tokenOf[r.token as 'operator' | 'webhook'];
@@ -123,6 +126,41 @@ test('every protected route refuses a missing, malformed or wrong token (401 / 4
   const health = await call('GET', '/healthz');
   assert.equal(health.status, 200, health.text);
   assert.equal(await alertsMetric(), before_.alerts, 'refused alert calls are not even counted as received');
+});
+
+/** A body no route accepts (415 once past the credential and role checks): the call itself changes nothing. */
+const PROBE = { body: '{}', contentType: 'application/x-probe' };
+const refusedRole = (status: number) => status === 401 || status === 403;
+
+test('who may do what, route by route: viewers read; the shared operator token reads and starts; only an operator decides, and only as itself', async () => {
+  const { carol } = svc.lab.operators;
+  for (const r of ROUTES.filter((x) => x.token === 'operator')) {
+    for (const p of concrete(r.path)) {
+      const body = BODIES[key(r)];
+      const real = { body: body?.body, contentType: body?.contentType };
+      const what = `${r.method} ${p}`;
+      // The viewer: past the check on the read routes; refused (403, naming the role) on the others, even with a body that would act.
+      const viewer = await call(r.method, p, { authorization: bearer(carol.token), ...(r.method === 'GET' ? {} : real) });
+      if (r.access === 'read') assert.ok(!refusedRole(viewer.status), `${what} as the viewer: ${viewer.status} ${viewer.text}`);
+      else {
+        assert.equal(viewer.status, 403, `${what} as the viewer: ${viewer.text}`);
+        assert.match(viewer.text, /carol is a viewer/, what);
+      }
+      // The shared token: reads and starts (shown with a probe body, so that nothing starts); never decides.
+      const shared = await call(r.method, p, { authorization: bearer(svc.tokens.operator), ...(r.method === 'GET' ? {} : r.access === 'decide' ? real : PROBE) });
+      if (r.access === 'decide') {
+        assert.equal(shared.status, 403, `${what} with the shared operator token: ${shared.text}`);
+        assert.match(shared.text, /shared operator token .* reads and starts runs only/, what);
+      } else assert.ok(!refusedRole(shared.status), `${what} with the shared operator token: ${shared.status} ${shared.text}`);
+      // An operator deciding in someone else's name.
+      if (r.access === 'decide') {
+        const asBob = await call(r.method, p, { authorization: bearer(tokenOf.operator), body: { ...(body.body as object), by: 'bob' } });
+        assert.equal(asBob.status, 403, `${what} by bob with alice's credential: ${asBob.text}`);
+        assert.match(asBob.text, /"by" must be you: you are alice/, what);
+      }
+      checked++;
+    }
+  }
 });
 
 /** Every word of every string literal in the router's sources: what a route would have to be matched against. */
@@ -178,8 +216,7 @@ test('probing the router: without a token only GET /healthz answers; with a toke
     // Only what asks for a credential (or answers without one) can get past the check with a token.
     if (anonymous.status !== 401 && `${p.method} ${p.path}` !== 'GET /healthz') return;
     for (const kind of ['operator', 'webhook'] as const) {
-      // A body no route accepts (415 once past the credential check): the probe itself changes nothing.
-      const res = await call(p.method, p.path, { authorization: bearer(tokenOf[kind]), ...(p.method === 'GET' ? {} : { body: '{}', contentType: 'application/x-probe' }) });
+      const res = await call(p.method, p.path, { authorization: bearer(tokenOf[kind]), ...(p.method === 'GET' ? {} : PROBE) });
       if (![401, 403, 404, 405].includes(res.status)) passed[kind].add(p.route);
     }
   });
@@ -203,7 +240,7 @@ test('afterwards nothing started or changed: one run, its approval still pending
   assert.equal(svc.lab.log().length, before_.labLog, 'no command ran on any host');
   recordFigures('security', {
     'API routes (ROUTES)': ROUTES.length,
-    'protected route x bad credential checks (401/403)': checked,
+    'protected route x bad credential and role checks (401/403)': checked,
     'router probes (method x path) without a token; those that ask for one also with both tokens': probed,
     'API calls made by the endpoint test': calls,
     'runs started or changed by refused calls': 0,

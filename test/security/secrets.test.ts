@@ -1,7 +1,8 @@
 /**
  * No secret in any recorded history, log line, API answer or error. The secrets: the SSH private key (the
- * file's text, its lines, the private key bytes), both API tokens, and the notification URL, which carries
- * a webhook secret in its path and query (a real local receiver listens there).
+ * file's text, its lines, the private key bytes), both API tokens, the operators' credentials, the API's
+ * decision key, and the notification URL, which carries a webhook secret in its path and query (a real local
+ * receiver listens there).
  *
  * The service runs as `npm start` runs it (node dist/worker/main.js, its own embedded Temporal, the lab's
  * sshd hosts), through runs that notify (the first POST fails and is retried), remind, are rejected,
@@ -17,7 +18,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import YAML from 'yaml';
@@ -120,6 +121,7 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
+/** A call with `token`, else the shared operator token (it reads and starts runs; decisions are the operators'). */
 async function api(method: string, urlPath: string, opts: { token?: string; body?: unknown; contentType?: string } = {}) {
   const res = await apiCall(svc.apiUrl as string, method, urlPath, { authorization: bearer(opts.token ?? TOKENS.operator), body: opts.body, contentType: opts.contentType });
   answers.push({ where: `API ${method} ${urlPath} -> ${res.status}`, text: res.text });
@@ -138,8 +140,9 @@ async function stateWhen(id: string, ok: (s: RunState) => boolean): Promise<RunS
   return r.json.state as RunState;
 }
 const notificationsOf = (id: string, kind: string) => received.filter((n) => n.json.runId === id && n.json.kind === kind).length;
-async function decide(id: string, verb: string, body: object): Promise<void> {
-  const r = await api('POST', `${runPath(id)}/${verb}`, { body });
+/** A decision with the credential of the operator its body names (alice or bob). */
+async function decide(id: string, verb: string, body: { by: 'alice' | 'bob' } & Record<string, unknown>): Promise<void> {
+  const r = await api('POST', `${runPath(id)}/${verb}`, { token: lab.operators[body.by].token, body });
   assert.equal(r.status, 200, `${verb} ${id}: ${r.text}`);
 }
 
@@ -201,8 +204,12 @@ test('runs that notify, remind, are rejected, approved, repaired and fail their 
   // Refused and failed calls: their errors are scanned too.
   assert.equal((await api('POST', `${runPath(ID(1))}/approve`, { token: `${TOKENS.operator}x`, body: { by: 'alice' } })).status, 403);
   assert.equal((await api('POST', `${runPath(ID(1))}/approve`, { token: TOKENS.webhook, body: { by: 'alice' } })).status, 403);
+  assert.equal((await api('POST', `${runPath(ID(1))}/approve`, { body: { by: 'alice' } })).status, 403, 'the shared operator token cannot decide');
+  assert.equal((await api('POST', `${runPath(ID(1))}/approve`, { token: `${lab.operators.alice.token}x`, body: { by: 'alice' } })).status, 403);
+  assert.equal((await api('POST', `${runPath(ID(1))}/approve`, { token: lab.operators.carol.token, body: {} })).status, 403, 'a viewer cannot decide');
+  assert.equal((await api('POST', `${runPath(ID(1))}/approve`, { token: lab.operators.bob.token, body: { by: 'alice' } })).status, 403, 'bob cannot decide as alice');
   assert.equal((await api('POST', '/v1/alerts/checkmk', { body: '2 snmpexec_mon_cox_1_status - - - replfailed', contentType: 'text/plain' })).status, 403);
-  assert.equal((await api('POST', `${runPath(ID(3))}/decide`, { body: { action: 'retry', by: 'bob' } })).status, 409);
+  assert.equal((await api('POST', `${runPath(ID(3))}/decide`, { token: lab.operators.bob.token, body: { action: 'retry', by: 'bob' } })).status, 409);
   assert.equal((await api('POST', '/v1/runs', { body: '{"runbook": ', contentType: 'application/json' })).status, 400);
   assert.equal((await api('GET', runPath('kust-replica/cox-9'))).status, 404);
   for (const n of [1, 2, 3, 4]) assert.equal((await api('GET', `${runPath(ID(n))}/history`)).status, 200);
@@ -240,10 +247,16 @@ test('no secret in the service output, temporal.log, any run history, API answer
   ];
   const notifications: Corpus[] = received.map((n, i) => ({ where: `notification ${i + 1} (${n.json.kind} ${n.json.runId})`, text: n.body }));
   const keyFile = readFileSync(path.join(lab.dir, 'keys', 'id_ed25519'), 'utf8');
+  const decisionKey = readFileSync(path.join(lab.dir, 'keys', 'decision-key.pem'), 'utf8');
+  const decisionKeyBytes = Buffer.from(createPrivateKey(decisionKey).export({ format: 'jwk' }).d ?? '', 'base64url');
+  assert.equal(decisionKeyBytes.length, 32);
   const secrets: Secret[] = [
     // The random ones also by any piece (a truncated echo is a leak too).
     { name: 'operator token', value: Buffer.from(TOKENS.operator), pieces: true },
     { name: 'webhook token', value: Buffer.from(TOKENS.webhook), pieces: true },
+    ...Object.entries(lab.operators).map(([name, o]) => ({ name: `${name}'s credential`, value: Buffer.from(o.token), pieces: true })),
+    { name: 'decision key (file)', value: Buffer.from(decisionKey), pieces: true },
+    { name: 'decision key (private key bytes)', value: decisionKeyBytes, pieces: true },
     { name: 'notification URL', value: Buffer.from(notificationUrl) },
     { name: 'notification URL path secret', value: Buffer.from(HOOK_PATH_SECRET), pieces: true },
     { name: 'notification URL query secret', value: Buffer.from(HOOK_QUERY_SECRET), pieces: true },
@@ -252,6 +265,7 @@ test('no secret in the service output, temporal.log, any run history, API answer
   const corpora = [...logs, ...histories, ...answers, ...notifications];
   // What the scan looks at is real: the runs' errors are in the histories, the activity failures in the output.
   assert.match(output, /medic: API http:/);
+  assert.match(output, /\{"audit":"decision",.*"operator":"bob",.*"outcome":"accepted"/, 'the audit lines (scanned too) are in the output');
   assert.ok(histories.some((h) => h.text.includes('does not match the pinned key')) && histories.some((h) => h.text.includes('cannot read the SSH key')));
   assert.match(output, /Activity failed/, 'the SDK logger printed the activity failures');
   const found = [...findSecrets(secrets, corpora), ...findSecretShapes(corpora).filter((f) => /^(PEM|OpenSSH|a bearer)/.test(f))];
