@@ -174,22 +174,24 @@ export function createConsole(deps: ConsoleDeps): Console {
     redirect(res, `${LOGIN_PATH}?out=1`, { 'set-cookie': sessionCookie(req, '', true) });
   }
 
-  function sendParts(req: http.IncomingMessage, res: http.ServerResponse, status: number, title: string, main: Html, parts: LivePart[], s: Session, notice?: { text: string; kind: 'ok' | 'refused' }): void {
-    if (wantsJson(req)) return sendJson(res, 200, { parts: parts.map((p) => ({ id: p.id, key: p.key, html: p.html.text })) });
-    sendHtml(res, status, page(title, main, { session: s, live: true, notice }));
+  /** A page with live parts, or (Accept: application/json) the parts alone; `live` is the URL that answers them. */
+  function sendParts(req: http.IncomingMessage, res: http.ServerResponse, view: { status: number; title: string; main: Html; parts: LivePart[]; live: string }, s: Session, notice?: { text: string; kind: 'ok' | 'refused' }): void {
+    if (wantsJson(req)) return sendJson(res, 200, { parts: view.parts.map((p) => ({ id: p.id, key: p.key, html: p.html.text })) });
+    sendHtml(res, view.status, page(view.title, view.main, { session: s, live: view.live, notice }));
   }
 
   async function runsList(req: http.IncomingMessage, res: http.ServerResponse, url: URL, s: Session): Promise<void> {
     for (const key of url.searchParams.keys()) if (!['status', 'runbook'].includes(key)) throw new HttpError(400, `unknown query parameter ${JSON.stringify(key.slice(0, 40))} (status, runbook)`);
     const filter: RunsFilter = { status: url.searchParams.get('status') || undefined, runbook: url.searchParams.get('runbook') || undefined };
     const part = runsPart(await listRuns(client, { ...filter, limit: 500 }));
-    sendParts(req, res, 200, 'Runs', runsMain(filter, part), [part], s, takeFlash(s));
+    sendParts(req, res, { status: 200, title: 'Runs', main: runsMain(filter, part), parts: [part], live: url.pathname + url.search }, s, takeFlash(s));
   }
 
   async function runPage(req: http.IncomingMessage, res: http.ServerResponse, id: string, s: Session, status = 200, notice?: { text: string; kind: 'ok' | 'refused' }): Promise<void> {
     const [d, h] = await Promise.all([describeRun(client, id, 3000), runHistory(client, id)]);
     const parts = runParts(d, h, s);
-    sendParts(req, res, status, d.workflowId, runMain(d, parts), parts, s, notice ?? takeFlash(s));
+    // After a refused decision this page answers the form's POST: its live parts are still the run page's.
+    sendParts(req, res, { status, title: d.workflowId, main: runMain(d, parts), parts, live: runHref(id) }, s, notice ?? takeFlash(s));
   }
 
   async function decide(req: http.IncomingMessage, res: http.ServerResponse, id: string, s: Session): Promise<void> {
@@ -226,6 +228,11 @@ export function createConsole(deps: ConsoleDeps): Console {
       if (req.method !== 'GET') throw new HttpError(405, `${req.method} not allowed on /console/runs (GET)`);
       return runsList(req, res, url, s);
     }
+    // A run's pages: /console/runs/{id}[/decide], the ID URL-encoded as one segment (it contains '/').
+    const kind = rest.length === 1 ? 'run' : rest.length === 2 && rest[1] === 'decide' ? 'decide' : undefined;
+    if (!kind || !/%2F/i.test(rest[0])) throw new HttpError(404, 'no such page');
+    if (kind === 'run' && req.method !== 'GET') throw new HttpError(405, `${req.method} not allowed on a run's page (GET)`);
+    if (kind === 'decide' && req.method !== 'POST') throw new HttpError(405, 'POST .../decide (the decision forms)');
     let id: string;
     try {
       id = checkRunId(decodeURIComponent(rest[0]));
@@ -233,15 +240,7 @@ export function createConsole(deps: ConsoleDeps): Console {
       if (err instanceof URIError) throw new HttpError(400, 'malformed URL encoding in the path');
       throw err;
     }
-    if (rest.length === 1) {
-      if (req.method !== 'GET') throw new HttpError(405, `${req.method} not allowed on a run's page (GET)`);
-      return runPage(req, res, id, s);
-    }
-    if (rest.length === 2 && rest[1] === 'decide') {
-      if (req.method !== 'POST') throw new HttpError(405, 'POST .../decide (the decision forms)');
-      return decide(req, res, id, s);
-    }
-    throw new HttpError(404, 'no such page');
+    return kind === 'run' ? runPage(req, res, id, s) : decide(req, res, id, s);
   }
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {

@@ -10,7 +10,8 @@ import type { Session } from './sessions';
 
 export const ASSETS = { script: '/console/static/console.js', style: '/console/static/console.css' };
 
-export function page(title: string, main: Html, opts: { session?: Session; live?: boolean; notice?: { text: string; kind: 'ok' | 'refused' } } = {}): Html {
+/** `live`: the URL whose JSON form (the page's live parts) the script polls. */
+export function page(title: string, main: Html, opts: { session?: Session; live?: string; notice?: { text: string; kind: 'ok' | 'refused' } } = {}): Html {
   const s = opts.session;
   return html`<!doctype html>
 <html lang="en">
@@ -21,7 +22,7 @@ export function page(title: string, main: Html, opts: { session?: Session; live?
 <link rel="stylesheet" href="${ASSETS.style}">
 <script src="${ASSETS.script}" defer></script>
 </head>
-<body${opts.live ? html` data-live="1"` : ''}>
+<body${opts.live ? html` data-live="${opts.live}"` : ''}>
 <a class="skip" href="#main">Skip to content</a>
 <header>
 <p class="brand"><a href="/console/runs">replication-medic</a></p>

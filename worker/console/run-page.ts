@@ -85,7 +85,7 @@ ${hidden(session, p)}
 function pendingPart(d: RunDescription, session: Session): LivePart {
   const p = d.state?.pending;
   const open = d.temporalStatus === 'RUNNING';
-  if (!p || !open) return livePart('run-pending', html`<h2>Decision</h2><p id="no-pending">${open ? 'No decision is pending.' : 'The run is closed: nothing to decide.'}</p>`);
+  if (!p || !open) return livePart('run-pending', html`<h2>Pending decision</h2><p id="no-pending">${open ? 'No decision is pending.' : 'The run is closed: nothing to decide.'}</p>`);
   const action = `${runHref(d.workflowId)}/decide`;
   const controls =
     session.operator.role === 'operator'
@@ -127,10 +127,10 @@ function decisionText(e: { action?: string; by?: string; choice?: string; commen
 
 function entryBody(e: TimelineEntry): Html {
   switch (e.kind) {
-    case 'started':
-      return html`<strong>started</strong> ${e.name}${e.source ? ` from ${e.source}` : ''}: <code>${Object.entries(e.input ?? {})
-        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-        .join(' ')}</code>`;
+    case 'started': {
+      const input = Object.entries(e.input ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+      return html`<strong>started</strong> ${e.name}${e.source ? ` from ${e.source}` : ''}${input.length ? html`: <code>${input.join(' ')}</code>` : ''}`;
+    }
     case 'command':
       return commandEntry(e);
     case 'timer':

@@ -1,5 +1,5 @@
 // The console's one script (no build step): live countdowns, and the page's live parts kept up to date.
-// Pages work without it; with it, a page marked data-live asks its own URL for JSON every 2 s and replaces
+// Pages work without it; with it, a page with data-live="<url>" asks that URL for JSON every 2 s and replaces
 // each part whose key changed. A session that ended sends the browser to the login page.
 'use strict';
 (function () {
@@ -34,7 +34,7 @@
   function poll() {
     if (busy || document.hidden) return;
     busy = true;
-    fetch(location.href, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+    fetch(document.body.getAttribute('data-live'), { headers: { accept: 'application/json' }, credentials: 'same-origin' })
       .then(function (res) {
         return res.json().then(function (doc) {
           if (res.status === 401 && doc.login) {
