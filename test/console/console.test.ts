@@ -151,7 +151,7 @@ test('ctlr-roles: bob chooses the node to keep (vkt04, not the proposal) from th
     await page.selectOption('#choice', 'vkt04');
     await screenshot(page, 'console-ctlr-roles-choice');
     // The README's picture (docs/console.png): the window down to the controls.
-    await page.setViewportSize({ width: 1100, height: 1000 });
+    await page.setViewportSize({ width: 1100, height: 1420 });
     await screenshot(page, 'console-readme', false);
     await page.click('#approve');
     assert.equal(await page.textContent('#notice'), 'Approved (vkt04) as bob.');
