@@ -290,7 +290,8 @@ async function receiver(): Promise<{ url: string; posts: { status: number; body:
 test('escalation notification: JSON POST to the configured URL; a 500 is retried and the second POST carries every field', async () => {
   const hook = await receiver();
   try {
-    const config = testConfig({ notifications: { url: hook.url }, service: { webUiUrl: 'http://ui.example:8233' }, api: { approvers: ['alice', 'bob'], publicUrl: 'https://medic.example/console/' } });
+    const base = testConfig({ notifications: { url: hook.url }, service: { webUiUrl: 'http://ui.example:8233' } });
+    const config = { ...base, api: { ...base.api, publicUrl: 'https://medic.example/console/' } };
     const { notify } = createActivities(config);
     const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP_NO_SLAVE });
     await withRun(
