@@ -398,3 +398,52 @@ test('sign-in refusals say nothing about which part was wrong; log out ends the 
     await context.close();
   }
 });
+
+/** A GET from a chosen loopback address (a proxy, or another host), redirects not followed. */
+function getFrom(base: string, urlPath: string, localAddress: string, headers: Record<string, string>): Promise<{ status: number; location?: string; setCookie: string[]; text: string }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(urlPath, base);
+    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'GET', localAddress, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, setCookie: res.headers['set-cookie'] ?? [], text }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test("single sign-on: a trusted proxy's user header opens a session for that operator (Secure when the proxy says https); from another address, or naming nobody, it is refused", async () => {
+  // A second API process whose trusted proxy is 127.0.0.1; 127.0.0.2 plays any other host.
+  const config = { ...svc.config, api: { ...svc.config.api, trustedProxies: ['127.0.0.1'] } };
+  const api = createApi(svc.client, config, svc.tokens);
+  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(api.address() as net.AddressInfo).port}`;
+  try {
+    const sso = await getFrom(base, '/console/login?next=%2Fconsole%2Fruns%3Frunbook%3Dctlr-roles', '127.0.0.1', { 'x-forwarded-user': 'bob', 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.10' });
+    assert.deepEqual([sso.status, sso.location], [303, '/console/runs?runbook=ctlr-roles']);
+    const cookie = sso.setCookie.find((c) => c.startsWith('medic_session='));
+    assert.match(cookie ?? '', /^medic_session=[A-Za-z0-9_-]{43}; Path=\/console; HttpOnly; SameSite=Strict; Secure$/);
+    const runs = await getFrom(base, '/console/runs', '127.0.0.1', { cookie: (cookie ?? '').split(';')[0] });
+    assert.equal(runs.status, 200);
+    assert.match(runs.text, /Signed in as <strong id="operator">bob<\/strong> \(<span id="role">operator<\/span>\)/);
+
+    const plain = await getFrom(base, '/console/login', '127.0.0.1', { 'x-forwarded-user': 'carol' });
+    assert.match(plain.setCookie.find((c) => c.startsWith('medic_session=')) ?? '', /SameSite=Strict$/, 'no Secure without https from the proxy');
+
+    const elsewhere = await getFrom(base, '/console/login', '127.0.0.2', { 'x-forwarded-user': 'bob', 'x-forwarded-proto': 'https' });
+    assert.equal(elsewhere.status, 403, elsewhere.text);
+    assert.match(elsewhere.text, /accepted only from a trusted proxy/);
+    assert.deepEqual(elsewhere.setCookie, [], 'no session, no cookie');
+    const nobody = await getFrom(base, '/console/login', '127.0.0.1', { 'x-forwarded-user': 'mallory' });
+    assert.equal(nobody.status, 403, nobody.text);
+    assert.deepEqual(nobody.setCookie, []);
+    // Without the header the login page is the form, and a Secure flag needs the trusted proxy's word.
+    const form = await getFrom(base, '/console/login', '127.0.0.2', { 'x-forwarded-proto': 'https' });
+    assert.equal(form.status, 200);
+    assert.match(form.setCookie[0] ?? '', /^medic_login=[A-Za-z0-9_-]+; Path=\/console\/login; Max-Age=3600; HttpOnly; SameSite=Strict$/);
+  } finally {
+    api.close();
+  }
+});

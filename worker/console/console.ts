@@ -139,8 +139,9 @@ export function createConsole(deps: ConsoleDeps): Console {
     if (req.method === 'GET') {
       const next = safeNext(url.searchParams.get('next'));
       if (sessions.lookup(cookies(req)[SESSION_COOKIE]).session) return redirect(res, next);
-      // Single sign-on: a trusted proxy's user header names the operator its SSO logged in (worker/identity.ts).
-      if (deps.trustedProxy(req) && req.headers[config.api.proxyUserHeader]) {
+      // Single sign-on: a trusted proxy's user header names the operator its SSO logged in; from any other
+      // address, or naming no operator, the header is refused (403), as by the API (worker/identity.ts).
+      if (req.headers[config.api.proxyUserHeader]) {
         const { id } = sessions.create(identities.authenticate(req).operator);
         return redirect(res, next, { 'set-cookie': sessionCookie(req, id) });
       }
