@@ -447,3 +447,59 @@ test("single sign-on: a trusted proxy's user header opens a session for that ope
     api.close();
   }
 });
+
+test('an approval turns into an escalation on the open page by itself; a stale page (no script) is refused plainly; retry from the escalation repairs', async () => {
+  breakReplica(0);
+  svc.lab.setState((s) => {
+    s.faults.push({ tool: 'clean_kust_replica.sh', argsPrefix: ['cox-1'], failTimes: 1 });
+  });
+  const cleans = () => svc.lab.log().filter((e) => path.basename(e.tool) === 'clean_kust_replica.sh' && e.argv[0] === 'cox-1').map((e) => e.exitCode);
+  const before = cleans().length;
+  const id = await startRun('kust-replica', { service: 'cox', instance: 'cox-1' });
+  // Bob's browser runs no script: his page stays as it was loaded.
+  const bobContext = await browser.newContext({ javaScriptEnabled: false });
+  const bob = await bobContext.newPage();
+  const alice = await signIn('alice');
+  try {
+    await bob.goto(runUrl(id));
+    await bob.fill('#login-name', 'bob');
+    await bob.fill('#login-credential', credential('bob'));
+    await bob.click('button[type=submit]');
+    await bob.waitForURL(runUrl(id));
+    assert.equal(await bob.locator('#approve').count(), 1);
+
+    const page = alice.page;
+    await page.goto(runUrl(id));
+    const navigations = countNavigations(page);
+    await page.click('#approve');
+    assert.equal(await page.textContent('#notice'), 'Approved as alice.');
+    const afterApprove = navigations();
+    // The clean fails; the page's pending part becomes the escalation with its controls, without a reload.
+    await page.locator('#run-pending h2', { hasText: 'Escalated' }).waitFor({ timeout: 60_000 });
+    assert.equal(navigations(), afterApprove, 'no navigation');
+    assert.equal(await page.textContent('#pending-step'), 'clean the replica');
+    assert.match((await page.textContent('#pending-reason')) ?? '', /exit code 1/);
+    for (const control of ['#retry', '#resolved', '#abort', '#decide-comment']) assert.equal(await page.locator(control).count(), 1, control);
+    await screenshot(page, 'console-escalation');
+
+    // Bob answers the approval his page still shows: refused, said plainly, nothing changes.
+    const h0 = await quietHistoryLength(handle(id));
+    await bob.click('#approve');
+    assert.match((await bob.textContent('#notice')) ?? '', /^refused: the decision this page showed is no longer pending/);
+    assert.equal(await bob.getAttribute('#notice', 'role'), 'alert');
+    assert.equal(await bob.locator('#run-pending h2').textContent(), 'Escalated: an operator must decide', 'the page now shows the current state');
+    assert.equal(await historyLength(id), h0, 'nothing reached the run');
+
+    await page.fill('#decide-comment', 'disk freed on the replica');
+    await page.click('#retry');
+    assert.equal(await page.textContent('#notice'), 'Decided: retry as alice.');
+    await page.locator('#run-status .status', { hasText: 'completed' }).waitFor({ timeout: 60_000 });
+    assert.equal(await page.textContent('#run-outcome'), 'repaired');
+    assert.deepEqual(cleans().slice(before), [1, 0], 'the clean failed once, then ran again on retry');
+    const decisions = ((await handle(id).result()) as RunResult).state.decisions.map((d) => `${d.action} ${d.by} ${d.comment ?? ''}`.trim());
+    assert.deepEqual(decisions, ['approve alice', 'retry alice disk freed on the replica']);
+  } finally {
+    await bobContext.close();
+    await alice.context.close();
+  }
+});
