@@ -257,6 +257,8 @@ function probes(words: { api: string[]; console: string[] }): { method: string; 
   const methods = [...new Set(['GET', 'POST', 'DELETE', ...all.filter((w) => HTTP_METHODS.includes(w))])];
   const templates: { path: string; route: string }[] = [];
   const under = (prefixes: string[], ws: string[], id: string) => {
+    // A run's own path, whether or not ROUTES names it.
+    templates.push({ path: id.replace('{id}', ID_FORMS[0]), route: id });
     for (const w of ws) {
       for (const prefix of prefixes) templates.push({ path: `${prefix}/${w}`, route: `${prefix}/${w}` });
       templates.push({ path: `${id.replace('{id}', ID_FORMS[0])}/${w}`, route: `${id}/${w}` });
