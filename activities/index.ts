@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import type { Config } from '../config/schema';
+import { type Config, runPageUrl } from '../config/schema';
 import { SERVICE } from '../parsers/patterns';
 import { RunbookKey, TargetKey } from '../workflows/definitions';
 import type { RemoteCommand } from './command-line';
@@ -120,7 +120,7 @@ export function createRunActivities(client?: Client): RunActivities {
 }
 
 export function createActivities(
-  config: Pick<Config, 'inventory' | 'ssh' | 'notifications' | 'service'>,
+  config: Pick<Config, 'inventory' | 'ssh' | 'notifications' | 'service' | 'api'>,
   pool = new SshPool(config),
   deps: { client?: Client } = {},
 ): Activities & RunActivities {
@@ -173,7 +173,8 @@ export function createActivities(
         step: n.step,
         reason: n.reason,
         evidence: n.evidence?.slice(0, 4000),
-        link: `${config.service.webUiUrl}/namespaces/${encodeURIComponent(config.service.namespace)}/workflows/${encodeURIComponent(n.runId)}`,
+        link: runPageUrl(config, n.runId),
+        temporalLink: `${config.service.webUiUrl}/namespaces/${encodeURIComponent(config.service.namespace)}/workflows/${encodeURIComponent(n.runId)}`,
       };
       // Heartbeats carry the run's cancellation (the decision was taken: the notification is obsolete) and
       // tell Temporal quickly when this worker is lost.

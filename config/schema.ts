@@ -325,6 +325,10 @@ export const ConfigSchema = z
         directDecisions: z.enum(['refuse', 'allow']).default('refuse'),
         /** The API's Ed25519 key that signs decisions (PKCS8 PEM, created 0600 when missing); default <service.dataDir>/decision-key.pem. */
         decisionKeyFile: z.string().min(1).optional(),
+        /** The web console's address as operators reach it (notification links); default http://<listen>/console. */
+        publicUrl: z.string().url().regex(/^https?:\/\//, 'an http:// or https:// URL').optional(),
+        /** How long a console session lasts after the login (default 8h). */
+        sessionTimeout: duration.optional(),
       })
       .strict()
       .default({ listen: '127.0.0.1:8480', operators: {}, approvers: [], approverLists: {}, trustedProxies: [], proxyUserHeader: 'x-forwarded-user', directDecisions: 'refuse' }),
@@ -445,6 +449,17 @@ function approverIssues(
 }
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** The console's public base URL without a trailing slash: `api.publicUrl`, else http://<api.listen>/console. */
+export function consoleUrl(config: Pick<Config, 'api'>): string {
+  return (config.api.publicUrl ?? `http://${config.api.listen}/console`).replace(/\/+$/, '');
+}
+
+/** The console page of a run (the link notifications carry). */
+export function runPageUrl(config: Pick<Config, 'api'>, workflowId: string): string {
+  return `${consoleUrl(config)}/runs/${encodeURIComponent(workflowId)}`;
+}
+
 export type OperatorConfig = z.infer<typeof OperatorSchema>;
 export type Paths = z.infer<typeof PathsSchema>;
 export type Timers = z.infer<typeof TimersSchema>;

@@ -8,6 +8,7 @@ bash scripts/install-sshd.sh       # the lab's nodes are real OpenSSH servers
 bash scripts/install-sudo.sh       # the sudo tests run Debian's real sudo for an unprivileged lab user
 bash scripts/install-alertmanager.sh  # the webhook end-to-end tests run a real Alertmanager
 bash scripts/install-galera.sh     # test/galera runs real MariaDB Galera nodes
+bash scripts/install-chromium.sh   # test/console drives Debian's chromium (playwright-core, no downloaded browser)
 echo "test: lint" >&2
 npx --no-install eslint --max-warnings 0 .
 

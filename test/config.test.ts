@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from '../config/load';
+import { consoleUrl, runPageUrl } from '../config/schema';
 import { REPO_ROOT } from '../worker/binaries';
 
 function write(text: string): string {
@@ -122,4 +123,16 @@ test('inventory defaults: a host with no host key source, no way to log in, or a
   assert.throws(() => loadConfig(inv('{ knownHostsFiles: [kh], keyFile: k, keyPassphraseFile: p, keyPassphraseEnv: P }', ['ctl-01: 192.0.2.10'])), /keyPassphraseFile and keyPassphraseEnv: give one/);
   assert.throws(() => loadConfig(inv('{ knownHostsFiles: [kh], keyFile: k, keyPassphrase: secret }', ['ctl-01: 192.0.2.10'])), /at inventory\.defaults: Unrecognized key.*keyPassphrase/s, 'a passphrase is never taken from the configuration itself');
   assert.throws(() => loadConfig(inv('{ keyFile: k }', ['ctl-01: "192.0.2.10; rm -rf /"'])), /at inventory\.hosts\.ctl-01\.address: an IP address or DNS name/);
+});
+
+test("the console's public URL: api.publicUrl without a trailing slash, else http://<api.listen>/console; run pages encode the ID", () => {
+  const base = `inventory:\n  controlNode: ctl\n  hosts:\n    ctl: { address: 127.0.0.1, keyFile: k, insecureAcceptAnyHostKey: true }\n`;
+  const byDefault = loadConfig(write(`${base}api:\n  listen: 127.0.0.1:9480\n`));
+  assert.equal(consoleUrl(byDefault), 'http://127.0.0.1:9480/console');
+  assert.equal(runPageUrl(byDefault, 'kust-replica/cox-1'), 'http://127.0.0.1:9480/console/runs/kust-replica%2Fcox-1');
+  const set = loadConfig(write(`${base}api:\n  publicUrl: https://medic.example/ops/console/\n  sessionTimeout: 30m\n`));
+  assert.equal(runPageUrl(set, 'dry-run/ctlr-roles/ctlr-1'), 'https://medic.example/ops/console/runs/dry-run%2Fctlr-roles%2Fctlr-1');
+  assert.equal(set.api.sessionTimeout, '30m');
+  assert.throws(() => loadConfig(write(`${base}api:\n  publicUrl: javascript:alert(1)\n`)), /at api\.publicUrl/);
+  assert.throws(() => loadConfig(write(`${base}api:\n  sessionTimeout: forever\n`)), /at api\.sessionTimeout: a duration/);
 });

@@ -21,6 +21,8 @@
  * anybody else is refused (403), as is a viewer's decision. Decisions answer 200 with the recorded decision,
  * 409 when the run refuses it (nothing pending, a name not on the approver list, a wrong verb, a closed
  * run); a refused decision changes nothing.
+ *
+ * /console... is the web console (worker/console/console.ts: its own pages, sessions and CSRF checks).
  */
 import http from 'node:http';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
@@ -29,6 +31,7 @@ import type { Decision } from '../workflows/definitions';
 import { checkRunId, Conflict, describeRun, listRuns, NoSuchRun, runHistory } from '../client/history';
 import { BadRequest, RUNBOOKS, startRuns } from '../client/runbooks';
 import { createAlertHandler } from './alerts';
+import { createConsole } from './console/console';
 import { decideAs, DecisionRequest } from './decide';
 import { DecisionKeys } from './decision-keys';
 import { ApiTokens, HttpError, readJson, send } from './http';
@@ -44,7 +47,7 @@ export type { ApiTokens } from './http';
  * probes the router with the path words of this file and alerts.ts: a route that answers but is missing
  * here, or that does not refuse a missing or wrong credential, fails there.
  */
-export const ROUTES: readonly { method: 'GET' | 'POST'; path: string; token: 'none' | 'operator' | 'webhook'; access?: 'read' | 'start' | 'decide' }[] = [
+export const ROUTES: readonly { method: 'GET' | 'POST'; path: string; token: 'none' | 'operator' | 'webhook' | 'session'; access?: 'read' | 'start' | 'decide' }[] = [
   { method: 'GET', path: '/healthz', token: 'none' },
   { method: 'GET', path: '/metrics', token: 'operator', access: 'read' },
   { method: 'GET', path: '/v1/runs', token: 'operator', access: 'read' },
@@ -57,6 +60,17 @@ export const ROUTES: readonly { method: 'GET' | 'POST'; path: string; token: 'no
   { method: 'POST', path: '/v1/runs/{id}/decision', token: 'operator', access: 'decide' },
   { method: 'POST', path: '/v1/alerts/alertmanager', token: 'webhook' },
   { method: 'POST', path: '/v1/alerts/checkmk', token: 'webhook' },
+  // The console (worker/console/console.ts): `session` routes need a console session (a cookie from the login
+  // page); without one a page is redirected to the login page and anything else gets 401.
+  { method: 'GET', path: '/console/login', token: 'none' },
+  { method: 'POST', path: '/console/login', token: 'none' },
+  { method: 'GET', path: '/console/static/console.js', token: 'none' },
+  { method: 'GET', path: '/console/static/console.css', token: 'none' },
+  { method: 'GET', path: '/console', token: 'session', access: 'read' },
+  { method: 'POST', path: '/console/logout', token: 'session', access: 'read' },
+  { method: 'GET', path: '/console/runs', token: 'session', access: 'read' },
+  { method: 'GET', path: '/console/runs/{id}', token: 'session', access: 'read' },
+  { method: 'POST', path: '/console/runs/{id}/decide', token: 'session', access: 'decide' },
 ];
 
 /** The body's fields, refusing any other. */
@@ -104,6 +118,14 @@ export function createApi(client: Client, config: Config, tokens: ApiTokens, opt
   const metrics = new Metrics(client, () => alerts.intake.counters);
   const identities = options.identities ?? new Identities(config, tokens.operator);
   const deciding = { client, keys: options.keys ?? DecisionKeys.forConfig(config) };
+  const webConsole = createConsole({
+    client,
+    config,
+    identities,
+    decide: (caller, id, request) => decideAs(deciding, caller, id, request, 'console'),
+    sourceOf: (req) => identities.sourceOf(req),
+    trustedProxy: (req) => identities.fromTrustedProxy(req),
+  });
 
   const runs = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL, raw: string[]): Promise<void> => {
     identities.permit(req, 'read');
@@ -174,6 +196,7 @@ export function createApi(client: Client, config: Config, tokens: ApiTokens, opt
       res.end(text);
       return;
     }
+    if (parts[0] === 'console') return webConsole.handle(req, res, url);
     if (parts[0] === 'v1' && parts[1] === 'alerts') return alerts(req, res, parts.slice(2));
     if (parts[0] === 'v1' && parts[1] === 'runs') return runs(req, res, url, parts.slice(2));
     throw new HttpError(404, 'not found');

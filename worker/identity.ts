@@ -235,6 +235,11 @@ export class Identities {
     return forwarded && isIP(forwarded) ? plainAddress(forwarded) : peer;
   }
 
+  /** Whether the request comes from a trusted proxy (whose forwarded headers then count, e.g. X-Forwarded-Proto for the console's Secure cookie). */
+  fromTrustedProxy(req: http.IncomingMessage): boolean {
+    return this.isTrustedProxy(plainAddress(req.socket.remoteAddress ?? ''));
+  }
+
   private isTrustedProxy(peer: string): boolean {
     const family = isIP(peer);
     return this.anyProxy && family !== 0 && this.proxies.check(peer, family === 6 ? 'ipv6' : 'ipv4');

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
 
   console.log(`medic: Temporal ${external ? `at ${connectionOptions.address} (external)` : `embedded at ${server?.address}, data in ${config.service.dataDir}`}`);
   if (server?.uiUrl) console.log(`medic: Web UI ${server.uiUrl}`);
-  console.log(`medic: API ${apiUrl}${file ? ` (tokens in ${file})` : ''}`);
+  console.log(`medic: API ${apiUrl} (console ${apiUrl}/console)${file ? ` (tokens in ${file})` : ''}`);
   console.log(`medic: worker on task queue ${config.service.taskQueue}, namespace ${namespace}; Ctrl-C stops`);
   doctorInBackground(config);
 

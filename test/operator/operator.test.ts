@@ -292,7 +292,8 @@ async function receiver(): Promise<{ url: string; posts: { status: number; body:
 test('escalation notification: JSON POST to the configured URL; a 500 is retried and the second POST carries every field', async () => {
   const hook = await receiver();
   try {
-    const config = testConfig({ notifications: { url: hook.url }, service: { webUiUrl: 'http://ui.example:8233' } });
+    const base = testConfig({ notifications: { url: hook.url }, service: { webUiUrl: 'http://ui.example:8233' } });
+    const config = { ...base, api: { ...base.api, publicUrl: 'https://medic.example/console/' } };
     const { notify } = createActivities(config);
     const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP_NO_SLAVE });
     await withRun(
@@ -319,7 +320,8 @@ test('escalation notification: JSON POST to the configured URL; a 500 is retried
         assert.equal(body.step, 'find the slave');
         assert.match(String(body.reason), /no slave/);
         assert.match(String(body.evidence), /\$ 'ic' 'map' 'cox' +\(on vkt-control-01, exit 0\)\n[\s\S]*10\.32\.96\.0:2510 dead main/);
-        assert.equal(body.link, `http://ui.example:8233/namespaces/default/workflows/${encodeURIComponent(id)}`);
+        assert.equal(body.link, `https://medic.example/console/runs/${encodeURIComponent(id)}`, "the run's console page");
+        assert.equal(body.temporalLink, `http://ui.example:8233/namespaces/default/workflows/${encodeURIComponent(id)}`);
 
         // The history shows one notification, delivered on its second attempt.
         const t = timelineOf(id, '', (await h.fetchHistory()).events ?? []);

@@ -4,10 +4,15 @@
  * operator routes take an operator's credential (alice's here); what each kind of caller may do (a viewer,
  * the shared operator token, an operator deciding as someone else) is checked route by route too.
  *
+ * The web console's routes (worker/console) take a session cookie instead: without a valid session a page is
+ * redirected to the login page and anything else gets 401, never content; a viewer's session cannot decide
+ * and a form without the session's CSRF token is refused.
+ *
  * The routes come from ROUTES (worker/api.ts); the router is also probed with every word that appears in a
- * string literal of worker/api.ts and worker/alerts.ts, under every method: without a token only GET
- * /healthz may answer, and with a token exactly the routes of ROUTES must get past the credential check. A
- * route added to the router without a check, or without an entry in ROUTES, fails here.
+ * string literal of worker/api.ts, worker/alerts.ts and worker/console/console.ts, under every method: without a
+ * credential only the open routes (health check, login page, the console's script and stylesheet) may answer,
+ * and with a credential exactly the routes of ROUTES for it must get past the check. A route added to the
+ * router without a check, or without an entry in ROUTES, fails here.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -19,10 +24,13 @@ import { ROUTES } from '../../worker/api';
 import { recordFigures } from '../helpers/figures';
 import { Service, startService } from '../helpers/service';
 import { eventually, quietHistoryLength } from '../helpers/temporal';
-import { apiCall, bearer } from './api-call';
+import { apiCall, bearer, consoleSession } from './api-call';
 
 const RUN = 'kust-replica/cox-1';
 const ID_FORMS = [encodeURIComponent(RUN), RUN];
+/** What answers without any credential. */
+const OPEN = ['GET /healthz', 'GET /console/login', 'POST /console/login', 'GET /console/static/console.js', 'GET /console/static/console.css'];
+const FORM = 'application/x-www-form-urlencoded';
 const ALERT_COX_1 = '2 snmpexec_mon_cox_1_status - - - replfailed (first: 2023-05-10/10:08:27, last: 2023-05-10/11:34:02, total: 3406)';
 
 /** For each mutating route, a body that would change something if the credential check let it through. */
@@ -33,6 +41,10 @@ const BODIES: Record<string, { body: unknown; contentType?: string }> = {
   'POST /v1/runs/{id}/decide': { body: { action: 'abort', by: 'alice' } },
   'POST /v1/runs/{id}/decision': { body: { action: 'approve', by: 'bob' } },
   'POST /v1/alerts/checkmk': { body: ALERT_COX_1, contentType: 'text/plain' },
+  'POST /console/runs/{id}/decide': { body: 'action=approve&comment=go', contentType: FORM },
+  'POST /console/logout': { body: '', contentType: FORM },
+  // Right name and credential, but no login-form token: refused (the login route is open, its CSRF check is not).
+  'POST /console/login': { body: 'name=alice&credential=(set-below)', contentType: FORM },
   'POST /v1/alerts/alertmanager': {
     body: {
       version: '4',
@@ -65,6 +77,7 @@ const alertsMetric = async () =>
 before(async () => {
   svc = await startService('kust-replfailed', { approvals: { 'kust-replica': { clean: 'approve' } }, timers: { flapGuard: '0s' } });
   tokenOf = { operator: svc.lab.operators.alice.token, webhook: svc.tokens.webhook };
+  BODIES['POST /console/login'].body = new URLSearchParams({ name: 'alice', credential: tokenOf.operator }).toString();
   const started = await call('POST', '/v1/runs', { authorization: bearer(tokenOf.operator), body: { runbook: 'kust-replica', params: { service: 'cox', instance: 'cox-1' } } });
   assert.equal(started.status, 201, started.text);
   await eventually(() => handle().query(stateQuery), (s) => s.status === 'awaiting-approval', 30_000);
@@ -78,8 +91,10 @@ after(async () => {
   await svc?.stop();
 });
 
-/** A concrete path of a route: `{id}` in each form the router takes. */
-const concrete = (p: string): string[] => (p.includes('{id}') ? ID_FORMS.map((id) => p.replace('{id}', id)) : [p]);
+/** A concrete path of a route: `{id}` in each form the router takes (the console's links use the encoded one). */
+const concrete = (p: string): string[] => (p.includes('{id}') ? (p.startsWith('/console') ? ID_FORMS.slice(0, 1) : ID_FORMS).map((id) => p.replace('{id}', id)) : [p]);
+/** The console's refusal without a valid session: a redirect to the login page (pages) or 401. */
+const toLogin = (a: { status: number; location?: string }) => a.status === 303 && (a.location ?? '').startsWith('/console/login');
 
 /** Credentials that must be refused for a route needing `right`; `other` is the other kind of token. */
 function badCredentials(right: string, other: string): { what: string; authorization?: string; query?: string; status: number }[] {
@@ -100,16 +115,17 @@ function badCredentials(right: string, other: string): { what: string; authoriza
   ];
 }
 
-test('ROUTES: every route but /healthz needs a token, and every mutating route has a body here that would act', () => {
-  assert.ok(ROUTES.length >= 12, `${ROUTES.length} routes`);
+test('ROUTES: every route but the open ones needs a credential, and every mutating route has a body here that would act', () => {
+  assert.ok(ROUTES.length >= 21, `${ROUTES.length} routes`);
   for (const r of ROUTES) {
-    if (r.token === 'none') assert.equal(key(r), 'GET /healthz', 'only the health check is open');
+    if (r.token === 'none') assert.ok(OPEN.includes(key(r)), `${key(r)} is open: only ${OPEN.join(', ')} may be`);
+    if (r.path.startsWith('/console') && r.token !== 'none') assert.equal(r.token, 'session', `${key(r)}: console routes take a session`);
     if (r.method !== 'GET') assert.ok(BODIES[key(r)], `no body for ${key(r)} in this test: add one that would change something`);
   }
 });
 
 test('every protected route refuses a missing, malformed or wrong token (401 / 403), the other kind of token too (403)', async () => {
-  for (const r of ROUTES.filter((x) => x.token !== 'none')) {
+  for (const r of ROUTES.filter((x) => x.token === 'operator' || x.token === 'webhook')) {
     const right = tokenOf[r.token as 'operator' | 'webhook'];
     const other = tokenOf[r.token === 'operator' ? 'webhook' : 'operator'];
     for (const p of concrete(r.path)) {
@@ -126,6 +142,59 @@ test('every protected route refuses a missing, malformed or wrong token (401 / 4
   const health = await call('GET', '/healthz');
   assert.equal(health.status, 200, health.text);
   assert.equal(await alertsMetric(), before_.alerts, 'refused alert calls are not even counted as received');
+});
+
+let session: { cookie: string; csrf: string };
+test("every console route refuses a missing, forged or ended session: a page goes to the login page, anything else gets 401, never content", async () => {
+  session = await consoleSession(svc.apiUrl, 'alice', tokenOf.operator);
+  const id = session.cookie.slice('medic_session='.length);
+  const ended = await consoleSession(svc.apiUrl, 'bob', svc.lab.operators.bob.token);
+  const out = await call('POST', '/console/logout', { cookie: ended.cookie, body: `csrf=${ended.csrf}`, contentType: FORM });
+  assert.deepEqual([out.status, out.location], [303, '/console/login?out=1']);
+  const flipped = `${id.slice(0, -1)}${id.endsWith('A') ? 'B' : 'A'}`;
+  const bad: { what: string; cookie?: string; authorization?: string }[] = [
+    { what: 'no cookie' },
+    { what: 'an empty session cookie', cookie: 'medic_session=' },
+    { what: 'a made-up session ID', cookie: `medic_session=${'A'.repeat(43)}` },
+    { what: "alice's session ID with one character changed", cookie: `medic_session=${flipped}` },
+    { what: "alice's session ID under another cookie name", cookie: `medic_sessions=${id}` },
+    { what: 'a session that logged out', cookie: ended.cookie },
+    { what: "alice's credential as the session cookie", cookie: `medic_session=${tokenOf.operator}` },
+    { what: "alice's credential as a bearer token", authorization: bearer(tokenOf.operator) },
+    { what: 'the shared operator token', authorization: bearer(svc.tokens.operator) },
+  ];
+  for (const r of ROUTES.filter((x) => x.token === 'session')) {
+    for (const p of concrete(r.path)) {
+      for (const c of bad) {
+        const body = BODIES[key(r)];
+        const res = await call(r.method, p, { cookie: c.cookie, authorization: c.authorization, body: body?.body, contentType: body?.contentType });
+        const what = `${r.method} ${p} with ${c.what}: ${res.status} ${res.text.slice(0, 200)}`;
+        if (r.method === 'GET') {
+          assert.ok(toLogin(res), what);
+          assert.equal(res.text, '', 'a redirect and nothing else');
+        } else {
+          assert.equal(res.status, 401, what);
+          assert.match(res.text, /Not signed in/, what);
+        }
+        assert.ok(!res.text.includes('cox-1') && !res.text.includes(tokenOf.operator), `no run data, no credential: ${what}`);
+        checked++;
+      }
+    }
+  }
+  // With a session: a form without the session's token is refused, and a viewer's decision too (both 403).
+  const decide = `/console/runs/${ID_FORMS[0]}/decide`;
+  const noToken = await call('POST', decide, { cookie: session.cookie, body: 'action=approve', contentType: FORM });
+  assert.equal(noToken.status, 403, noToken.text);
+  assert.match(noToken.text, /CSRF check/);
+  const carol = await consoleSession(svc.apiUrl, 'carol', svc.lab.operators.carol.token);
+  const viewer = await call('POST', decide, { cookie: carol.cookie, body: `csrf=${carol.csrf}&action=approve`, contentType: FORM });
+  assert.equal(viewer.status, 403, viewer.text);
+  assert.match(viewer.text, /carol is a viewer: viewers cannot decide/);
+  // The open login route: the right name and credential without the login form's token open no session.
+  const login = await call('POST', '/console/login', { body: BODIES['POST /console/login'].body, contentType: FORM });
+  assert.equal(login.status, 403, login.text);
+  assert.deepEqual(login.setCookie, []);
+  checked += 3;
 });
 
 /** A body no route accepts (415 once past the credential and role checks): the call itself changes nothing. */
@@ -163,11 +232,11 @@ test('who may do what, route by route: viewers read; the shared operator token r
   }
 });
 
-/** Every word of every string literal in the router's sources: what a route would have to be matched against. */
-function routerWords(): string[] {
+/** Every word of every string literal in these sources: what a route would have to be matched against. */
+function wordsOf(files: string[]): string[] {
   const root = path.resolve(__dirname, '..', '..', '..');
   const words = new Set<string>();
-  for (const file of ['worker/api.ts', 'worker/alerts.ts']) {
+  for (const file of files) {
     const source = readFileSync(path.join(root, file), 'utf8');
     for (const m of source.matchAll(/'([^'\n]*)'|"([^"\n]*)"|`([^`\n]*)`/g)) {
       for (const w of (m[1] ?? m[2] ?? m[3]).split(/[^A-Za-z0-9_.-]+/)) if (/^[A-Za-z][A-Za-z0-9_.-]{0,40}$/.test(w)) words.add(w);
@@ -175,22 +244,34 @@ function routerWords(): string[] {
   }
   return [...words].sort();
 }
+/** The API's router (with the alert webhooks) and the console's (console.ts; its other files hold page text, not paths). */
+const routerWords = () => ({ api: wordsOf(['worker/api.ts', 'worker/alerts.ts']), console: wordsOf(['worker/console/console.ts']) });
 
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 /**
- * (method, path, route key) for every word under every prefix the router knows, plus the ROUTES paths.
- * Methods: GET and POST, any other method named in the router's sources, and DELETE as one it refuses.
+ * (method, path, route key) for every word under the root and every prefix of its router, plus the ROUTES
+ * paths. Methods: GET and POST, any other method named in the routers' sources, and DELETE as one they refuse.
  */
-function probes(words: string[]): { method: string; path: string; route: string }[] {
-  const methods = [...new Set(['GET', 'POST', 'DELETE', ...words.filter((w) => HTTP_METHODS.includes(w))])];
+function probes(words: { api: string[]; console: string[] }): { method: string; path: string; route: string }[] {
+  const all = [...new Set([...words.api, ...words.console])];
+  const methods = [...new Set(['GET', 'POST', 'DELETE', ...all.filter((w) => HTTP_METHODS.includes(w))])];
   const templates: { path: string; route: string }[] = [];
-  for (const w of words) {
-    for (const prefix of ['', '/v1', '/v1/runs', '/v1/alerts']) templates.push({ path: `${prefix}/${w}`, route: `${prefix}/${w}` });
-    templates.push({ path: `/v1/runs/${ID_FORMS[0]}/${w}`, route: `/v1/runs/{id}/${w}` });
-  }
+  const under = (prefixes: string[], ws: string[], id: string) => {
+    // A run's own path, whether or not ROUTES names it.
+    templates.push({ path: id.replace('{id}', ID_FORMS[0]), route: id });
+    for (const w of ws) {
+      for (const prefix of prefixes) templates.push({ path: `${prefix}/${w}`, route: `${prefix}/${w}` });
+      templates.push({ path: `${id.replace('{id}', ID_FORMS[0])}/${w}`, route: `${id}/${w}` });
+    }
+  };
+  under(['', '/v1', '/v1/runs', '/v1/alerts'], words.api, '/v1/runs/{id}');
+  under(['', '/console', '/console/runs', '/console/static'], words.console, '/console/runs/{id}');
   for (const r of ROUTES) for (const p of concrete(r.path)) templates.push({ path: p, route: r.path }, { path: `${p}/`, route: r.path });
   templates.push({ path: '/', route: '/' });
-  return templates.flatMap((t) => methods.map((method) => ({ method, path: t.path, route: `${method} ${t.route}` })));
+  const seen = new Set<string>();
+  return templates
+    .filter((t) => !seen.has(t.path) && seen.add(t.path))
+    .flatMap((t) => methods.map((method) => ({ method, path: t.path, route: `${method} ${t.route}` })));
 }
 
 /** Runs `f` over `items`, `width` at a time. */
@@ -202,28 +283,33 @@ async function pool<T>(items: T[], width: number, f: (item: T) => Promise<void>)
 }
 
 let probed = 0;
-test('probing the router: without a token only GET /healthz answers; with a token exactly the ROUTES get past the check', async () => {
+test('probing the router: without a credential only the open routes answer; with one exactly its ROUTES get past the check', async () => {
   const words = routerWords();
   const all = probes(words);
-  for (const w of ['healthz', 'metrics', 'runs', 'alerts', 'checkmk', 'alertmanager', 'history', 'approve', 'reject', 'decide', 'decision']) assert.ok(words.includes(w), `the router's words include ${w}`);
+  for (const w of ['healthz', 'metrics', 'runs', 'alerts', 'checkmk', 'alertmanager', 'history', 'approve', 'reject', 'decide', 'decision']) assert.ok(words.api.includes(w), `the API router's words include ${w}`);
+  for (const w of ['console', 'login', 'logout', 'runs', 'decide', 'static', 'console.js', 'console.css']) assert.ok(words.console.includes(w), `the console router's words include ${w}`);
 
   const open: string[] = [];
-  const passed = { operator: new Set<string>(), webhook: new Set<string>() };
+  const passed = { operator: new Set<string>(), webhook: new Set<string>(), session: new Set<string>() };
+  const refused = (a: { status: number; location?: string }) => [401, 403, 404, 405].includes(a.status) || toLogin(a);
   await pool(all, 8, async (p) => {
     const anonymous = await call(p.method, p.path);
     probed++;
-    if (![401, 404, 405].includes(anonymous.status) && `${p.method} ${p.path}` !== 'GET /healthz') open.push(`${p.method} ${p.path} -> ${anonymous.status}`);
-    // Only what asks for a credential (or answers without one) can get past the check with a token.
-    if (anonymous.status !== 401 && `${p.method} ${p.path}` !== 'GET /healthz') return;
-    for (const kind of ['operator', 'webhook'] as const) {
-      const res = await call(p.method, p.path, { authorization: bearer(tokenOf[kind]), ...(p.method === 'GET' ? {} : PROBE) });
-      if (![401, 403, 404, 405].includes(res.status)) passed[kind].add(p.route);
+    const isOpen = OPEN.includes(p.route);
+    if (!refused(anonymous) && !isOpen) open.push(`${p.method} ${p.path} -> ${anonymous.status}`);
+    // Only what asks for a credential (or answers without one) can get past the check with one.
+    if (anonymous.status !== 401 && !toLogin(anonymous) && !isOpen) return;
+    for (const kind of ['operator', 'webhook', 'session'] as const) {
+      const credential = kind === 'session' ? { cookie: session.cookie } : { authorization: bearer(tokenOf[kind]) };
+      const res = await call(p.method, p.path, { ...credential, ...(p.method === 'GET' ? {} : PROBE) });
+      if (!refused(res)) passed[kind].add(p.route);
     }
   });
-  assert.deepEqual(open, [], 'answers without a token');
+  assert.deepEqual(open, [], 'answers without a credential');
   const expected = (kind: string) => new Set(ROUTES.filter((r) => r.token === kind || r.token === 'none').map(key));
   assert.deepEqual([...passed.operator].sort(), [...expected('operator')].sort(), 'routes that the operator token reaches = ROUTES (operator + none)');
   assert.deepEqual([...passed.webhook].sort(), [...expected('webhook')].sort(), 'routes that the webhook token reaches = ROUTES (webhook + none)');
+  assert.deepEqual([...passed.session].sort(), [...expected('session')].sort(), 'routes that a console session reaches = ROUTES (session + none)');
 });
 
 test('afterwards nothing started or changed: one run, its approval still pending, no command ran, no event added', async () => {
