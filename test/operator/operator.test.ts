@@ -107,16 +107,21 @@ test('approval gate: the approval notification, reminders every approvalReminder
   assert.deepEqual(hosts.sequence, [IC_MAP, CLEAN]);
 });
 
-test('approval gate: a name not on the approver list is refused (Update: error; Signal: recorded) and changes nothing; reject ends the run', async () => {
+test('approval gate: a name not on the approver list is refused (Update: an error to the caller; both recorded in the run) and changes nothing; reject ends the run', async () => {
   const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_OK });
   await withRun(hosts, approvalInput(), async (h) => {
     await eventually(() => state(h), (st) => st.status === 'awaiting-approval');
     await assert.rejects(h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'mallory' }] }), refused(/mallory is not on the approver list/));
     await assert.rejects(h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'alice' }] }), refused(/"retry" is not a decision for a pending approval/));
     await h.signal(decideSignal, { action: 'approve', by: 'mallory' });
-    const s = await eventually(() => state(h), (st) => st.decisions.length === 1);
+    // Every refusal is in the run's record (issue 15's audit trail), the Update's as well as the Signal's.
+    const s = await eventually(() => state(h), (st) => st.decisions.length === 3);
     assert.equal(s.status, 'awaiting-approval');
-    assert.deepEqual(s.decisions.map((d) => [d.action, d.by, d.accepted, d.refusal]), [['approve', 'mallory', false, 'mallory is not on the approver list']]);
+    assert.deepEqual(s.decisions.map((d) => [d.action, d.by, d.accepted, d.refusal, d.step]), [
+      ['approve', 'mallory', false, 'mallory is not on the approver list', 'clean the replica'],
+      ['retry', 'alice', false, '"retry" is not a decision for a pending approval (expected approve | reject)', 'clean the replica'],
+      ['approve', 'mallory', false, 'mallory is not on the approver list', 'clean the replica'],
+    ]);
     assert.equal(s.steps.find((st) => st.kind === 'approval')?.verdict, undefined, 'the gate is still open');
     await h.executeUpdate(decideUpdate, { args: [{ action: 'reject', by: 'bob', comment: 'not during the sale' }] });
     const r = (await h.result()) as RunResult;
@@ -126,7 +131,7 @@ test('approval gate: a name not on the approver list is refused (Update: error; 
   assert.deepEqual(hosts.sequence, [IC_MAP], 'a rejected clean never runs');
 });
 
-test('a decision when none is pending is refused, recorded nowhere, changes nothing; waiting shows when the timer fires', async () => {
+test('a decision when none is pending is refused, recorded as refused, changes nothing else; waiting shows when the timer fires', async () => {
   const hosts = new FakeHosts(env).on('ic map cox', { stdout: MAP }).on('clean_kust_replica.sh cox-1', { stdout: CLEAN_OK });
   let runId = '';
   await withRun(
@@ -141,11 +146,14 @@ test('a decision when none is pending is refused, recorded nowhere, changes noth
       assert.equal(s.nextTimerAt, s.steps.at(-1)?.until);
       await assert.rejects(h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'alice' }] }), refused(/no decision is pending in this run/));
       await assert.rejects(h.executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'alice' }] }), refused(/no decision is pending in this run/));
-      // The Java test server writes workflow-task events for a rejected Update (the dev server writes
-      // none: test/operator/operator-e2e.test.ts asserts the history length there); nothing records it.
-      assert.equal(await decisionEvents(h), 0, 'a refused Update is not in the history');
+      // Both are in the run's record as refused (the audit trail); nothing else changed: still waiting, the same step.
+      assert.equal(await decisionEvents(h), 4, "each refused Update: accepted, then completed with the refusal");
       const after = await state(h);
-      assert.deepEqual([after.status, after.decisions], ['waiting', []]);
+      assert.deepEqual([after.status, after.currentStep], ['waiting', 'settle before the clean']);
+      assert.deepEqual(after.decisions.map((d) => [d.action, d.accepted, d.refusal]), [
+        ['retry', false, 'no decision is pending in this run'],
+        ['approve', false, 'no decision is pending in this run'],
+      ]);
       const r = (await h.result()) as RunResult;
       assert.equal(r.outcome, 'repaired');
 
