@@ -133,7 +133,9 @@ async function main(): Promise<void> {
     await fireAlerts(apiUrl, cfg.api.webhookToken, dir, uiPort, Object.keys(lab.nodes).length);
     const { alice, carol } = lab.operators;
     say(`console: ${apiUrl}/console (operator alice, credential ${alice.token}; viewer carol, credential ${carol.token})`);
-    say(`CLI: MEDIC_API_URL=${apiUrl} MEDIC_TOKEN=${alice.token} npm run medic -- approve kust-replica/cox-1`);
+    // The CLI reads runs from Temporal and decides through the API, as alice.
+    say(`CLI, in another shell: export MEDIC_CONFIG=${lab.configPath} TEMPORAL_ADDRESS=127.0.0.1:${temporalPort} MEDIC_API_URL=${apiUrl} MEDIC_TOKEN=${alice.token}`);
+    say('  then: npm run medic -- runs; npm run medic -- show kust-replica/cox-1; npm run medic -- approve kust-replica/cox-1');
     say(`credentials of the demo's operators: ${path.join(dir, 'operators.json')}`);
     say('Ctrl-C stops the service and the lab');
   } catch (err) {

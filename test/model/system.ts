@@ -290,10 +290,15 @@ export class ModelSystem {
     return (await this.views()).find((v) => v.workflowId === exec.workflowId && v.runId === exec.runId)?.state;
   }
 
-  /** A refused Update changes nothing: the same state, step for step. */
+  /**
+   * A refused Update changes nothing but the run's record of the refusal: runs with operator identity (every
+   * run settingsFor starts) record it as one refused decision, runs without it record nothing.
+   */
   private async unchanged(exec: { workflowId: string; runId: string }, before: RunState): Promise<void> {
     const after = await this.stateAfter(exec);
-    if (!isDeepStrictEqual(comparable(after), comparable(before))) this.seen.push(`${exec.workflowId}: a refused decision changed the run: ${firstDifference(comparable(before), comparable(after))}`);
+    const added = after?.decisions[before.decisions.length];
+    const expected = added && after?.decisions.length === before.decisions.length + 1 && added.accepted === false && added.refusal ? { ...before, decisions: [...before.decisions, added] } : before;
+    if (!isDeepStrictEqual(comparable(after), comparable(expected))) this.seen.push(`${exec.workflowId}: a refused decision changed the run: ${firstDifference(comparable(expected), comparable(after))}`);
   }
 
   /** A signalled decision is recorded, accepted or refused as predicted; a refused one changes nothing else. */

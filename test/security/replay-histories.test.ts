@@ -66,6 +66,12 @@ test('the scanner finds a secret in each of its forms, a key leaked whole, by li
   ];
   for (const c of shaped) assert.ok(findSecretShapes([c]).some((f) => f.includes(` in ${c.where}: `)), c.where);
   assert.deepEqual(findSecretShapes([{ where: 'build id', text: `"@temporalio/worker@1.24.0+${'fb08279a'.repeat(8)}"` }]), [], 'the SDK build ID is not a secret');
+  // The decision public key in a run's settings and a decision's signature are public; 64 bytes of key in the same field are not let through.
+  const pub = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 13 + 5) & 255)).toString('base64');
+  const sig = Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 29 + 3) & 255)).toString('base64');
+  assert.equal(findSecretShapes([{ where: 'bare', text: `${pub} ${sig}` }]).length, 1, 'outside those fields they have the shape of key material');
+  assert.deepEqual(findSecretShapes([{ where: 'settings', text: `{"identity":{"publicKeys":["${pub}"],"direct":"refuse"}}` }, { where: 'proof', text: `{"signature":"${sig}"}` }]), [], 'public keys and signatures are not secrets');
+  assert.equal(findSecretShapes([{ where: 'a private key as a public one', text: `{"publicKeys":["${Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 255)).toString('base64')}"]}` }]).length, 1);
 });
 
 function files(dir: string): string[] {

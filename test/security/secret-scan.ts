@@ -102,13 +102,22 @@ const SHAPES: { what: string; re: RegExp }[] = [
  * What is known not to be secret and has one of those shapes: the SDK's build ID of a workflow bundle
  * (`@temporalio/worker@<version>+<sha256 of the bundle>`), removed before the shapes are looked for.
  */
-const NOT_SECRET = [/@temporalio\/worker@[0-9A-Za-z.-]+\+[0-9a-f]{64}/g];
+/**
+ * Public values that look like key material: the SDK's build ID; the API's decision public keys in a run's
+ * settings (`identity.publicKeys`, 32 bytes) and the Ed25519 signatures of decisions (`proof.signature`, 64
+ * bytes). Only exactly those fields and lengths are let through: a private key's base64 is longer.
+ */
+const NOT_SECRET = [
+  /@temporalio\/worker@[0-9A-Za-z.-]+\+[0-9a-f]{64}/g,
+  /(\\?"publicKeys\\?":\[(?:\\?"[A-Za-z0-9+/]{43}=\\?",?)+\])/g,
+  /(\\?"signature\\?":\\?"[A-Za-z0-9+/]{86}==\\?")/g,
+];
 
 /** Each secret-shaped string: "<what> in <where>: <excerpt>". */
 export function findSecretShapes(corpora: Corpus[]): string[] {
   const found: string[] = [];
   for (const c of corpora) {
-    const text = NOT_SECRET.reduce((t, re) => t.replace(re, '<build id>'), c.text);
+    const text = NOT_SECRET.reduce((t, re) => t.replace(re, '<public>'), c.text);
     for (const s of SHAPES) {
       const m = s.re.exec(text);
       if (m) found.push(`${s.what} in ${c.where}: ${JSON.stringify(text.slice(Math.max(0, m.index - 20), m.index + m[0].length + 20))}`);

@@ -279,7 +279,11 @@ test('ctlr-roles: a choice outside the pair is refused and changes nothing; a re
     await assert.rejects(h.executeUpdate(decideUpdate, { args: [{ action: 'retry', by: 'alice' }] }), refused(/not a decision for a pending approval/));
     const s = await state(h);
     assert.equal(s.status, 'awaiting-approval');
-    assert.deepEqual(s.decisions, []);
+    // Both refusals are in the run's record (the audit trail), and nothing else changed.
+    assert.deepEqual(s.decisions.map((d) => [d.action, d.choice, d.accepted, d.step]), [
+      ['approve', 'vkt05', false, 'choose the main to keep'],
+      ['retry', undefined, false, 'choose the main to keep'],
+    ]);
     await h.executeUpdate(decideUpdate, { args: [{ action: 'reject', by: 'alice', comment: 'handling it by hand' }] });
     const r = (await h.result()) as RunResult;
     assert.equal(r.status, 'aborted');

@@ -83,7 +83,12 @@ test('bad clean output: escalation, operator retry, the clean runs again and suc
       ['escalated: clean the replica', 'retry', 'bob'],
       ['clean the replica', 'ok', ''],
     ]);
-    assert.deepEqual(r.state.decisions.map((d) => [d.action, d.by, d.accepted]), [['retry', 'bob', true]]);
+    // The two refusals are in the run's record (the audit trail) before the accepted retry.
+    assert.deepEqual(r.state.decisions.map((d) => [d.action, d.by, d.accepted]), [
+      ['approve', 'alice', false],
+      ['retry', 'mallory', false],
+      ['retry', 'bob', true],
+    ]);
   });
   assert.deepEqual(hosts.sequence, [
     'vkt-control-01: ic map cox',
