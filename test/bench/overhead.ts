@@ -37,9 +37,9 @@ export async function runOnce(env: BenchEnv, runbook: string, n: number, prefix:
   return { wallMs, ownMs: mine.reduce((s, c) => s + (c.endMs - c.startMs), 0), commands: mine.length };
 }
 
-export async function benchOverhead(env: BenchEnv, opts: { runs: number; prefix: string; warmUp?: number }): Promise<RunbookOverhead[]> {
+export async function benchOverhead(env: BenchEnv, opts: { runs: number; prefix: string; warmUp?: number; runbooks?: readonly string[] }): Promise<RunbookOverhead[]> {
   const out: RunbookOverhead[] = [];
-  for (const { runbook, commands } of OVERHEAD_RUNBOOKS) {
+  for (const { runbook, commands } of OVERHEAD_RUNBOOKS.filter((r) => !opts.runbooks || opts.runbooks.includes(r.runbook))) {
     const prefix = `${opts.prefix}${runbook[0]}`; // a service of its own per runbook (the commands are told apart by it)
     for (let i = 0; i < (opts.warmUp ?? 3); i++) await runOnce(env, runbook, 800_000 + i, `${prefix}w`); // warm-up
     const wall: number[] = [];
