@@ -215,7 +215,7 @@ test('medic runs --status escalated lists exactly the escalated runs (and the AP
   await eventually(() => medicJson<RunSummary[]>(['runs', '--status', 'aborted']), (rs) => ids(rs).join() === 'kust-replica/cox-3', 30_000);
 });
 
-test('refused decisions leave the history unchanged; retry through the API; medic watch follows the run until it closes', async () => {
+test("refused decisions change nothing but the run's record of the refusal; retry through the API; medic watch follows the run until it closes", async () => {
   const id = 'kust-replica/cox-2';
   const watcher = spawn(process.execPath, [CLI, 'watch', id, '--config', svc.lab.configPath], { env: cliEnv() });
   let watched = '';
