@@ -9,9 +9,12 @@
  *   - a decision without `by` is the caller's; it reaches the run signed by the API's decision key for the
  *     decision pending then, from the caller's address (the proxy's forwarded client behind the proxy);
  *   - one JSON audit line per decision and per refusal in the service's output: operator, source, time,
- *     run, pending step, action, outcome and reason, and no credential.
+ *     run, pending step, action, outcome and reason, and no credential;
+ *   - a decision sent to Temporal directly (the Temporal CLI's signal, an Update) is refused by the run as
+ *     "identity not verified" (directDecisions: refuse, the default), recorded, and changes nothing else.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -20,7 +23,8 @@ import { after, before, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { runHistory } from '../../client/history';
 import { labUp, LabHandle } from '../../lab/lab';
-import { decisionPayload, type Decision, type DecisionRecord, type RunResult, type RunState, stateQuery } from '../../workflows/definitions';
+import { decideUpdate, decisionPayload, type Decision, type DecisionRecord, type RunResult, type RunState, stateQuery } from '../../workflows/definitions';
+import { temporalBinaries } from '../../worker/binaries';
 import { eventually, quietHistoryLength } from '../helpers/temporal';
 import { ServiceProcess, startServiceProcess } from './service-process';
 
@@ -232,4 +236,31 @@ test('the audit: one JSON line per decision and per refusal with operator, sourc
   const output = svc.output();
   for (const [name, o] of Object.entries(lab.operators)) assert.ok(!output.includes(o.token), `${name}'s credential in the output`);
   assert.ok(!output.includes((lab.config.api as { operatorToken: string }).operatorToken), 'the shared token in the output');
+});
+
+test('a decision sent to Temporal directly (`temporal workflow signal`, an Update without the API\'s proof) is refused as "identity not verified", recorded, and changes nothing else', async () => {
+  const id = 'kust-replica/cox-3';
+  // A third KUST block, cox-3, laid out as cox-1.
+  lab.setState((st) => {
+    st.maps.cox.blocks.push(JSON.parse(JSON.stringify(st.maps.cox.blocks[0]).replace(/cox-1/g, 'cox-3')) as (typeof st.maps.cox.blocks)[number]);
+  });
+  const s = await waitingRun('cox-3');
+  const before = cleans('cox-3');
+  // As an administrator with Temporal access would: the Temporal CLI, naming alice, who is an approver.
+  execFileSync(temporalBinaries().cli, ['workflow', 'signal', '--address', svc.temporalAddress, '--workflow-id', id, '--name', 'decision', '--input', JSON.stringify({ action: 'approve', by: 'alice', comment: 'from the Web UI' })], { stdio: 'pipe' });
+  await assert.rejects(handle(id).executeUpdate(decideUpdate, { args: [{ action: 'approve', by: 'bob' }] }), (err: Error) => /identity not verified/.test(`${err.message} ${(err as { cause?: Error }).cause?.message ?? ''}`));
+  const after = await eventually(() => state(id), (st) => st.decisions.length === 2, 30_000);
+  assert.deepEqual(
+    after.decisions.map((d) => [d.action, d.by, d.accepted, d.refusal, d.verified, d.via, d.step]),
+    [
+      ['approve', 'alice', false, 'identity not verified', false, 'direct', 'clean the replica'],
+      ['approve', 'bob', false, 'identity not verified', false, 'direct', 'clean the replica'],
+    ],
+  );
+  assert.deepEqual([after.status, after.pending?.since], ['awaiting-approval', s.pending?.since], 'still waiting for the same approval');
+  assert.equal(cleans('cox-3'), before, 'no clean ran');
+  // The same approval through the API, as alice: accepted, signed.
+  const ok = await call('POST', runPath(id, 'approve'), { headers: bearer(lab.operators.alice.token), body: {} });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(((await handle(id).result()) as RunResult).outcome, 'repaired');
 });
