@@ -184,7 +184,11 @@ test('keyboard only: bob signs in, tabs to the run and to its approve control an
   const page = await context.newPage();
   try {
     await page.goto(`${svc.apiUrl}/console/login`);
-    // The name field has the focus; the rest is typing, Tab and Enter.
+    // The name field gets the focus by itself (autofocus, which Chromium applies at its next rendering, after
+    // the load event: typing before then went to the page's body on a loaded machine); the rest is typing, Tab and Enter.
+    // (Polled with page.evaluate: waitForFunction evaluates its string in the page, which the console's CSP forbids.)
+    const focused = () => page.evaluate<boolean>("document.activeElement !== null && document.activeElement.id === 'login-name'");
+    await eventually(focused, (f) => f, 10_000).catch(() => assert.fail('the name field of the login page never had the focus (autofocus)'));
     await page.keyboard.type('bob');
     await page.keyboard.press('Tab');
     await page.keyboard.type(credential('bob'));
