@@ -75,11 +75,21 @@ export class DevServerError extends Error {}
  *     free slot, instead of a transfer task, matching and a poll (ACTIVITY_TASK_SCHEDULED -> STARTED
  *     5-30 ms -> 0). Still an ordinary activity: recorded, heartbeats, timeouts and retries (on any
  *     worker) as before; not a local activity.
+ *   - history.transferProcessorMaxPollRPS and history.timerProcessorMaxPollRPS: the history service reads
+ *     its new tasks (a workflow task after an activity completed, a timer that is due) from SQLite at most
+ *     this often per shard; the server's 20 made a step wait up to 50 ms for the next read, and every wait
+ *     (even 1 ms) about 100 ms. One shard, one process: 1000 (test/bench/timeline.ts, 20 runs one at a time
+ *     on 7 December: kust-replica p50 68-163 -> 71-92 ms, tarantool-replica p50 691 -> 219-238 ms; the
+ *     soak's throughput, CPU-bound, about the same: 19.4 against 20.1 runs/s, four 500-run batches each, the
+ *     batches of one setting varying more than that). A cluster (deploy/cluster)
+ *     keeps the server's default: there it bounds the database reads of many shards.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string | number | boolean>> = {
   'system.enableActivityEagerExecution': true,
   'history.timerProcessorMaxTimeShift': '1ms',
   'system.forceSearchAttributesCacheRefreshOnRead': false,
+  'history.transferProcessorMaxPollRPS': 1000,
+  'history.timerProcessorMaxPollRPS': 1000,
 };
 /**
  * journal_mode=WAL: a commit appends to the write-ahead log and syncs it once, instead of the rollback
