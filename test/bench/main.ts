@@ -106,7 +106,7 @@ async function main() {
       const v0 = Date.now();
       try {
         const f = await benchLatency(env, { alerts: size.alerts, concurrency: 20, floors: size.floors, prefix: 'l' });
-        const overhead = await benchOverhead(env, { runs: size.runs, prefix: 'o', warmUp: i === 0 ? 3 : 1, runbooks: v.overheadRunbooks });
+        const overhead = await benchOverhead(env, { runs: size.runs, prefix: 'o', warmUp: i === 0 ? 3 : 1, runbooks: v.overheadRunbooks, profile: i === 0 });
         latency.push({ variant: v.name, f, overhead });
         log(`${v.name}: alert to first command p50 ${f.oneAtATime.p50.toFixed(1)} ms p99 ${f.oneAtATime.p99.toFixed(1)} ms; bare floor ${f.bareToActivity.p50.toFixed(1)} ms; per step ${overhead.map((o) => `${o.runbook} ${o.perStep.p50.toFixed(1)} ms`).join(', ')} (${((Date.now() - v0) / 1000).toFixed(0)} s)`);
       } finally {
@@ -174,6 +174,30 @@ function machine(): string {
   return `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}; commit ${commit}; ${new Date().toISOString()}`;
 }
 
+/** Where the time of a run goes (the defaults' runs): what limits the per-step figure, and what would lift it. */
+function renderParts(overhead: RunbookOverhead[]): string[] {
+  const withParts = overhead.filter((o) => o.parts?.length);
+  if (!withParts.length) return [];
+  const out = ['### Where the time of a run goes (defaults, waits 1 ms; ms, median over the runs of each part)', ''];
+  out.push(`| part | ${withParts.map((o) => `${o.runbook} per run | per step (${o.commands} steps)`).join(' | ')} |`, `|---|${withParts.map(() => '---|---|').join('')}`);
+  const names = [...new Set(withParts.flatMap((o) => o.parts?.map((p) => p.part) ?? []))];
+  for (const name of names) {
+    out.push(`| ${name} | ${withParts.map((o) => { const ms = o.parts?.find((p) => p.part === name)?.p50 ?? 0; return `${f1(ms)} | ${f1(ms / o.commands)}`; }).join(' | ')} |`);
+  }
+  const k = withParts[0];
+  const top = [...(k.parts ?? [])].sort((a, b) => b.p50 - a.p50).slice(0, 2);
+  out.push(
+    '',
+    `The largest parts of a ${k.runbook} run: ${top.map((p) => `${p.part} (${f1(p.p50)} ms)`).join('; ')}. ` +
+      'What limits it: each step is one activity and one workflow task. The server records both in SQLite (the dev server\'s pure-Go SQLite, synchronous=FULL) ' +
+      'and hands each to the worker; the worker runs the workflow code in its sandbox and opens an SSH channel; all of it shares two cores with sshd. ' +
+      'The ControlMaster shell script does none of this and records nothing. What would lift it: more or faster cores (each part is CPU time, not waiting); ' +
+      'or fewer workflow tasks per step (several commands in one activity), which would give up the durable record of each step that the service is for.',
+    '',
+  );
+  return out;
+}
+
 function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigures; overhead: RunbookOverhead[] }[]; peers: PeerFigure[]; intake?: IntakeFigures; scale?: ScaleFigures; start?: StartFigures; timeskip?: TimeSkipFigures; sections: [string, number][]; sizes: string; seconds: number }): string {
   const out: string[] = [`# Benchmarks${r.quick ? ' (quick)' : ''}`, '', `Machine: ${machine()}. Whole run: ${r.seconds.toFixed(0)} s (${r.sections.map(([n, s]) => `${n} ${s.toFixed(0)} s`).join(', ')}).`, ''];
   if (r.latency.length) {
@@ -184,6 +208,7 @@ function render(r: { quick: boolean; latency: { variant: string; f: LatencyFigur
     out.push('', '## Orchestration overhead per step (ms, waits 0)', '', '| variant | runbook | end to end p50 | commands own p50 | per step p50 | per step p99 |', '|---|---|---|---|---|---|');
     for (const { variant, overhead } of r.latency) for (const o of overhead) out.push(`| ${variant} | ${o.runbook} | ${f1(o.endToEnd.p50)} | ${f1(o.commandsOwn.p50)} | ${f1(o.perStep.p50)} | ${f1(o.perStep.p99)} |`);
     out.push('');
+    out.push(...renderParts(r.latency[0]?.overhead ?? []));
   }
   if (r.peers.length) {
     const ours = r.latency.find((l) => l.variant === 'defaults')?.overhead ?? [];
