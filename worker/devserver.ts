@@ -75,21 +75,22 @@ export class DevServerError extends Error {}
  *     free slot, instead of a transfer task, matching and a poll (ACTIVITY_TASK_SCHEDULED -> STARTED
  *     5-30 ms -> 0). Still an ordinary activity: recorded, heartbeats, timeouts and retries (on any
  *     worker) as before; not a local activity.
- *   - history.transferProcessorMaxPollRPS and history.timerProcessorMaxPollRPS: the history service reads
- *     its new tasks (a workflow task after an activity completed, a timer that is due) from SQLite at most
- *     this often per shard; the server's 20 made a step wait up to 50 ms for the next read, and every wait
- *     (even 1 ms) about 100 ms. One shard, one process: 1000 (test/bench/timeline.ts, 20 runs one at a time
- *     on 7 December: kust-replica p50 68-163 -> 71-92 ms, tarantool-replica p50 691 -> 219-238 ms; the
- *     soak's throughput, CPU-bound, about the same: 19.4 against 20.1 runs/s, four 500-run batches each, the
- *     batches of one setting varying more than that). A cluster (deploy/cluster)
- *     keeps the server's default: there it bounds the database reads of many shards.
+ *   - history.transferProcessorMaxPollRPS: the history service reads its new transfer tasks (a workflow
+ *     task after an activity completed) from SQLite at most this often per shard; the server's 20 made a
+ *     step wait up to 50 ms for the next read (the 50 ms steps in the per-run times). One shard, one
+ *     process: 200, a read at most 5 ms late (7 December, kust-replica one at a time p50 68-163 -> 85 ms;
+ *     300 tarantool-replica runs at once 47.2 s against 47.8 s, the kust-replica soak 17.4-18.6 against
+ *     18.4-19.9 runs/s, the server idle at 3 % either way). At 1000, the 300 runs took 63 s (45.6 s at 20).
+ *     history.timerProcessorMaxPollRPS stays at the server's 20, so a durable wait ends up to ~100 ms late:
+ *     at 1000 every 1 ms wait took 3 ms instead of ~100, but the server then re-read its timer queue all the
+ *     time, 21-25 % of a core with nothing running (12 % at 100), and the soak fell to 15-16 runs/s.
+ *     A cluster (deploy/cluster) keeps the server's default: there it bounds the database reads of many shards.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string | number | boolean>> = {
   'system.enableActivityEagerExecution': true,
   'history.timerProcessorMaxTimeShift': '1ms',
   'system.forceSearchAttributesCacheRefreshOnRead': false,
-  'history.transferProcessorMaxPollRPS': 1000,
-  'history.timerProcessorMaxPollRPS': 1000,
+  'history.transferProcessorMaxPollRPS': 200,
 };
 /**
  * journal_mode=WAL: a commit appends to the write-ahead log and syncs it once, instead of the rollback

@@ -64,7 +64,7 @@ export function timers(every: string): Record<string, string> {
 }
 
 /** The dev server's settings as `temporal server start-dev` has them (worker/devserver.ts changes them). */
-export const CLI_SERVER_SETTINGS = { 'history.timerProcessorMaxTimeShift': '1s', 'system.forceSearchAttributesCacheRefreshOnRead': true, 'history.transferProcessorMaxPollRPS': 20, 'history.timerProcessorMaxPollRPS': 20 } as const;
+export const CLI_SERVER_SETTINGS = { 'history.timerProcessorMaxTimeShift': '1s', 'system.forceSearchAttributesCacheRefreshOnRead': true, 'history.transferProcessorMaxPollRPS': 20 } as const;
 
 let bareBundle: Promise<{ code: string }> | undefined;
 

@@ -194,7 +194,8 @@ function renderParts(overhead: RunbookOverhead[]): string[] {
     `The largest parts of a ${k.runbook} run: ${top.map((p) => `${p.part} (${f1(p.p50)} ms)`).join('; ')}. ` +
       'What limits it: each step is one activity and one workflow task. The server records both in SQLite (the dev server\'s pure-Go SQLite, synchronous=FULL) ' +
       'and hands each to the worker; the worker runs the workflow code in its sandbox and opens an SSH channel; all of it shares two cores with sshd. ' +
-      'The ControlMaster shell script does none of this and records nothing. What would lift it: more or faster cores (each part is CPU time, not waiting); ' +
+      'The ControlMaster shell script does none of this and records nothing. The durable timers are waiting, not work: the server reads its due timers at most 20 times a second ' +
+      '(history.timerProcessorMaxPollRPS; more costs a core\'s quarter with nothing running, worker/devserver.ts). What would lift the rest: more or faster cores (it is CPU time); ' +
       'or fewer workflow tasks per step (several commands in one activity), which would give up the durable record of each step that the service is for.',
     '',
   );
