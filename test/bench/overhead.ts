@@ -49,14 +49,22 @@ function partOf(from: string, to: string): (typeof PARTS)[number] | undefined {
 
 const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
 
-/** One run's ms per part, from its history and its commands in the bench log; `other` holds what no part names. */
-async function profileRun(env: BenchEnv, workflowId: string, t0: number, seen: number, cmds: { startMs: number; endMs: number }[]): Promise<Map<string, number>> {
+/**
+ * A finished run's points in time, in order: the POST (`t0`), its history events (server clock), its commands'
+ * start and end (host clock), `extra` points of the caller's, and the result seen (`seen`); one machine, one clock.
+ */
+export async function runPoints(env: BenchEnv, workflowId: string, t0: number, seen: number, cmds: { startMs: number; endMs: number }[], extra: { at: number; what: string }[] = []): Promise<{ at: number; what: string }[]> {
   const hist = await env.client.workflow.getHandle(workflowId).fetchHistory();
-  const points: { at: number; what: string }[] = [{ at: t0, what: 'POST' }];
+  const points: { at: number; what: string }[] = [{ at: t0, what: 'POST' }, ...extra];
   for (const e of hist.events ?? []) points.push({ at: tsMs(e.eventTime), what: EventType[e.eventType ?? 0].replace(/^EVENT_TYPE_/, '') });
   for (const c of cmds) points.push({ at: c.startMs, what: 'cmd start' }, { at: c.endMs, what: 'cmd end' });
   points.push({ at: seen, what: 'result seen' });
-  points.sort((a, b) => a.at - b.at);
+  return points.sort((a, b) => a.at - b.at);
+}
+
+/** One run's ms per part; `other` holds what no part names. */
+async function profileRun(env: BenchEnv, workflowId: string, t0: number, seen: number, cmds: { startMs: number; endMs: number }[]): Promise<Map<string, number>> {
+  const points = await runPoints(env, workflowId, t0, seen, cmds);
   const out = new Map<string, number>();
   for (let k = 1; k < points.length; k++) {
     const part = partOf(points[k - 1].what, points[k].what) ?? 'other';

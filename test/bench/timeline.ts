@@ -6,16 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { temporal } from '@temporalio/proto';
 import { startRun } from '../../client/runbooks';
 import { cpuSeconds } from '../../worker/proc';
 import { benchEnv, BenchEnv, benchTarget, nowMs, timers } from './harness';
-
-const EventType = temporal.api.enums.v1.EventType;
-
-function tsMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
-  return Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
-}
+import { runPoints } from './overhead';
 
 async function main() {
   const { values } = parseArgs({
@@ -62,14 +56,9 @@ async function main() {
         const t1 = nowMs();
         if (i < 0) return;
         walls.push(t1 - t0);
-        const hist = await h.fetchHistory();
         env.log.poll();
         const cmds = env.log.calls.filter((c) => c.argv.some((a) => a === service || a === instance || a.endsWith(`.${instance}`)));
-        const points: { at: number; what: string }[] = [{ at: t0, what: 'POST' }, { at: tPosted, what: 'POST answered' }];
-        for (const e of hist.events ?? []) points.push({ at: tsMs(e.eventTime), what: EventType[e.eventType ?? 0].replace(/^EVENT_TYPE_/, '') });
-        for (const c of cmds) points.push({ at: c.startMs, what: `cmd start` }, { at: c.endMs, what: `cmd end` });
-        points.push({ at: t1, what: 'result seen' });
-        points.sort((a, b) => a.at - b.at);
+        const points = await runPoints(env, `${runbook}/${instance}`, t0, t1, cmds, [{ at: tPosted, what: 'POST answered' }]);
         for (let k = 1; k < points.length; k++) add(`${String(k).padStart(2)} ${points[k - 1].what} -> ${points[k].what}`, points[k].at - points[k - 1].at);
       };
       for (let i = -3; i < 0; i++) await oneRun(i);
